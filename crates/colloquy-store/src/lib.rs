@@ -1,0 +1,219 @@
+//! Storage for Colloquy: one interface, two backends (embedded SQLite, PostgreSQL).
+//!
+//! Only this crate writes SQL. Queries are written once with `$n` placeholders, which both
+//! SQLite and PostgreSQL understand; the few places where the dialects differ (full-text
+//! search, row locking for the job queue, schema) branch on [`Backend`].
+//! Times are Unix seconds (UTC) in `BIGINT` columns so both backends agree on them.
+
+mod jobs;
+mod migrations;
+mod posts;
+mod users;
+
+pub use jobs::{Job, JobStats};
+pub use posts::{ListFilter, NewPost, PostPatch, PostRow, TermRow, TermInput};
+pub use users::{NewUser, SessionRow, UserRow};
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; the string names what already exists.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::Migration(format!(
+                "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
+            )));
+        };
+        let opts = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; \
+                             PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            });
+        let url = if backend == Backend::Sqlite && !url.contains("mode=") {
+            if url.contains('?') {
+                format!("{url}&mode=rwc")
+            } else {
+                format!("{url}?mode=rwc")
+            }
+        } else {
+            url.to_owned()
+        };
+        let pool = opts.connect(&url).await?;
+        let store = Self { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool_size(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Applies every migration not yet recorded. Safe with several nodes starting at once
+    /// (PostgreSQL advisory lock; SQLite serialises writers by itself).
+    pub async fn migrate(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Postgres {
+            conn.execute("SELECT pg_advisory_lock(7364021)").await?;
+        }
+        let result = async {
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            )
+            .await?;
+            let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| r.get::<i64, _>(0))
+                .collect();
+            for m in migrations::MIGRATIONS {
+                if applied.contains(&m.version) {
+                    continue;
+                }
+                let sql = match self.backend {
+                    Backend::Sqlite => m.sqlite,
+                    Backend::Postgres => m.postgres,
+                };
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(|e| {
+                    StoreError::Migration(format!("migration {} ({}): {e}", m.version, m.name))
+                })?;
+                sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                    .bind(m.version)
+                    .bind(m.name)
+                    .bind(now())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                tracing::info!(version = m.version, name = m.name, "applied migration");
+            }
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        if self.backend == Backend::Postgres {
+            conn.execute("SELECT pg_advisory_unlock(7364021)").await?;
+        }
+        result
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The site's change counter: bumped by every write that changes what a page shows.
+    /// Each node compares it with the version its page cache was built from.
+    pub async fn site_version(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT version FROM site_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get(0))
+    }
+
+    pub async fn settings(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT key, value FROM settings")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    pub async fn set_settings(&self, pairs: &[(&str, String)]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (k, v) in pairs {
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(*k)
+            .bind(v.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+pub(crate) async fn bump_version(tx: &mut Tx<'_>) -> Result<()> {
+    sqlx::query("UPDATE site_version SET version = version + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            d.is_unique_violation()
+                || d.code().as_deref() == Some("23505")
+                || d.message().contains("UNIQUE constraint failed")
+        }
+        _ => false,
+    }
+}
+
+pub(crate) fn opt_str(r: &AnyRow, col: &str) -> Option<String> {
+    r.try_get::<Option<String>, _>(col).ok().flatten()
+}

@@ -1,0 +1,215 @@
+//! Versioned schema for both backends. Each step is written twice, once per dialect, and the
+//! two must describe the same tables: the integration suite runs on both to keep them honest.
+
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "publishing core",
+    sqlite: r#"
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  email TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  slug TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  password_hash TEXT,
+  bio_markdown TEXT NOT NULL DEFAULT '',
+  bio_html TEXT NOT NULL DEFAULT '',
+  avatar_file TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  csrf TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE api_tokens (
+  token_hash TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE login_failures (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  key TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX login_failures_key ON login_failures(key, at);
+CREATE TABLE setup_tokens (
+  token_hash TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE site_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL
+);
+INSERT INTO site_version (id, version) VALUES (1, 1);
+CREATE TABLE posts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  title TEXT NOT NULL,
+  slug TEXT NOT NULL,
+  body_markdown TEXT NOT NULL,
+  body_html TEXT NOT NULL,
+  plain_text TEXT NOT NULL,
+  excerpt TEXT NOT NULL,
+  status TEXT NOT NULL,
+  publish_at INTEGER,
+  author_id INTEGER NOT NULL REFERENCES users(id),
+  featured_image TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (kind, slug)
+);
+CREATE INDEX posts_listing ON posts(kind, status, publish_at);
+CREATE INDEX posts_author ON posts(author_id, status, publish_at);
+CREATE VIRTUAL TABLE posts_fts USING fts5(title, plain_text, content='posts', content_rowid='id', tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER posts_fts_ai AFTER INSERT ON posts BEGIN
+  INSERT INTO posts_fts(rowid, title, plain_text) VALUES (new.id, new.title, new.plain_text);
+END;
+CREATE TRIGGER posts_fts_ad AFTER DELETE ON posts BEGIN
+  INSERT INTO posts_fts(posts_fts, rowid, title, plain_text) VALUES ('delete', old.id, old.title, old.plain_text);
+END;
+CREATE TRIGGER posts_fts_au AFTER UPDATE ON posts BEGIN
+  INSERT INTO posts_fts(posts_fts, rowid, title, plain_text) VALUES ('delete', old.id, old.title, old.plain_text);
+  INSERT INTO posts_fts(rowid, title, plain_text) VALUES (new.id, new.title, new.plain_text);
+END;
+CREATE TABLE terms (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  taxonomy TEXT NOT NULL,
+  name TEXT NOT NULL,
+  slug TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  parent_id INTEGER REFERENCES terms(id) ON DELETE SET NULL,
+  UNIQUE (taxonomy, slug)
+);
+CREATE TABLE post_terms (
+  post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+  term_id INTEGER NOT NULL REFERENCES terms(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  PRIMARY KEY (post_id, term_id)
+);
+CREATE INDEX post_terms_term ON post_terms(term_id);
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL,
+  run_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  locked_until INTEGER,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX jobs_due ON jobs(status, run_at);
+"#,
+    postgres: r#"
+CREATE TABLE users (
+  id BIGSERIAL PRIMARY KEY,
+  email TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  slug TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  password_hash TEXT,
+  bio_markdown TEXT NOT NULL DEFAULT '',
+  bio_html TEXT NOT NULL DEFAULT '',
+  avatar_file TEXT,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  csrf TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE TABLE api_tokens (
+  token_hash TEXT PRIMARY KEY,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE login_failures (
+  id BIGSERIAL PRIMARY KEY,
+  key TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX login_failures_key ON login_failures(key, at);
+CREATE TABLE setup_tokens (
+  token_hash TEXT PRIMARY KEY,
+  expires_at BIGINT NOT NULL
+);
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE site_version (
+  id BIGINT PRIMARY KEY CHECK (id = 1),
+  version BIGINT NOT NULL
+);
+INSERT INTO site_version (id, version) VALUES (1, 1);
+CREATE TABLE posts (
+  id BIGSERIAL PRIMARY KEY,
+  kind TEXT NOT NULL,
+  title TEXT NOT NULL,
+  slug TEXT NOT NULL,
+  body_markdown TEXT NOT NULL,
+  body_html TEXT NOT NULL,
+  plain_text TEXT NOT NULL,
+  excerpt TEXT NOT NULL,
+  status TEXT NOT NULL,
+  publish_at BIGINT,
+  author_id BIGINT NOT NULL REFERENCES users(id),
+  featured_image TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  search tsvector GENERATED ALWAYS AS (to_tsvector('simple', title || ' ' || plain_text)) STORED,
+  UNIQUE (kind, slug)
+);
+CREATE INDEX posts_listing ON posts(kind, status, publish_at);
+CREATE INDEX posts_author ON posts(author_id, status, publish_at);
+CREATE INDEX posts_search ON posts USING GIN (search);
+CREATE TABLE terms (
+  id BIGSERIAL PRIMARY KEY,
+  taxonomy TEXT NOT NULL,
+  name TEXT NOT NULL,
+  slug TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  parent_id BIGINT REFERENCES terms(id) ON DELETE SET NULL,
+  UNIQUE (taxonomy, slug)
+);
+CREATE TABLE post_terms (
+  post_id BIGINT NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+  term_id BIGINT NOT NULL REFERENCES terms(id) ON DELETE CASCADE,
+  position BIGINT NOT NULL,
+  PRIMARY KEY (post_id, term_id)
+);
+CREATE INDEX post_terms_term ON post_terms(term_id);
+CREATE TABLE jobs (
+  id BIGSERIAL PRIMARY KEY,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL,
+  run_at BIGINT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  max_attempts BIGINT NOT NULL,
+  locked_until BIGINT,
+  last_error TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX jobs_due ON jobs(status, run_at);
+"#,
+}];

@@ -1,0 +1,331 @@
+use crate::{bump_version, is_unique_violation, now, opt_str, Result, Store, StoreError};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub slug: String,
+    pub role: String,
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+    pub bio_markdown: String,
+    pub bio_html: String,
+    pub avatar_file: Option<String>,
+    pub created_at: i64,
+}
+
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub slug: &'a str,
+    pub role: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub bio_markdown: &'a str,
+    pub bio_html: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub user: UserRow,
+    pub csrf: String,
+    pub expires_at: i64,
+}
+
+const USER_COLS: &str = "u.id, u.email, u.name, u.slug, u.role, u.password_hash, u.bio_markdown, u.bio_html, u.avatar_file, u.created_at";
+
+fn user(r: &AnyRow) -> UserRow {
+    UserRow {
+        id: r.get("id"),
+        email: r.get("email"),
+        name: r.get("name"),
+        slug: r.get("slug"),
+        role: r.get("role"),
+        password_hash: opt_str(r, "password_hash"),
+        bio_markdown: r.get("bio_markdown"),
+        bio_html: r.get("bio_html"),
+        avatar_file: opt_str(r, "avatar_file"),
+        created_at: r.get("created_at"),
+    }
+}
+
+impl Store {
+    /// Creates a user; the slug gets a numeric suffix when another user already has it.
+    pub async fn create_user(&self, u: NewUser<'_>) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM users WHERE email = $1")
+            .bind(u.email)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "a user with email {} already exists",
+                u.email
+            )));
+        }
+        let mut slug = u.slug.to_owned();
+        let mut n = 2;
+        while sqlx::query("SELECT 1 FROM users WHERE slug = $1")
+            .bind(&slug)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some()
+        {
+            slug = format!("{}-{n}", u.slug);
+            n += 1;
+        }
+        let row = sqlx::query(
+            "INSERT INTO users (email, name, slug, role, password_hash, bio_markdown, bio_html, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(u.email)
+        .bind(u.name)
+        .bind(&slug)
+        .bind(u.role)
+        .bind(u.password_hash)
+        .bind(u.bio_markdown)
+        .bind(u.bio_html)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("a user with this email already exists".into())
+            } else {
+                e.into()
+            }
+        })?;
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(row.get(0))
+    }
+
+    pub async fn count_users(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?
+            .get(0))
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<UserRow>> {
+        let sql = format!("SELECT {USER_COLS} FROM users u ORDER BY u.name");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(user).collect())
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<UserRow> {
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.email = $1");
+        self.one_user(&sql, email).await
+    }
+
+    pub async fn user_by_slug(&self, slug: &str) -> Result<UserRow> {
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.slug = $1");
+        self.one_user(&sql, slug).await
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<UserRow> {
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1");
+        let r = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        r.as_ref().map(user).ok_or(StoreError::NotFound)
+    }
+
+    async fn one_user(&self, sql: &str, key: &str) -> Result<UserRow> {
+        let r = sqlx::query(sql).bind(key).fetch_optional(&self.pool).await?;
+        r.as_ref().map(user).ok_or(StoreError::NotFound)
+    }
+
+    pub async fn update_user_profile(
+        &self,
+        id: i64,
+        name: &str,
+        role: &str,
+        bio_markdown: &str,
+        bio_html: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE users SET name = $1, role = $2, bio_markdown = $3, bio_html = $4 WHERE id = $5")
+            .bind(name)
+            .bind(role)
+            .bind(bio_markdown)
+            .bind(bio_html)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_user_avatar(&self, id: i64, file: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET avatar_file = $1 WHERE id = $2")
+            .bind(file)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf: &str,
+        ttl_secs: i64,
+    ) -> Result<()> {
+        let t = now();
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(csrf)
+            .bind(t)
+            .bind(t + ttl_secs)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, token_hash: &str) -> Result<SessionRow> {
+        let sql = format!(
+            "SELECT {USER_COLS}, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2"
+        );
+        let r = sqlx::query(&sql)
+            .bind(token_hash)
+            .bind(now())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(SessionRow {
+            user: user(&r),
+            csrf: r.get("csrf"),
+            expires_at: r.get("expires_at"),
+        })
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at < $2")
+            .bind(token_hash)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn create_api_token(&self, token_hash: &str, user_id: i64) -> Result<()> {
+        sqlx::query("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn user_by_api_token(&self, token_hash: &str) -> Result<UserRow> {
+        let sql = format!(
+            "SELECT {USER_COLS} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
+        );
+        self.one_user(&sql, token_hash).await
+    }
+
+    /// Records a failed login for `key` (an email or a client address).
+    pub async fn record_login_failure(&self, key: &str) -> Result<()> {
+        let t = now();
+        sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(t)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(t - 86_400)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn login_failures_since(&self, key: &str, since: i64) -> Result<i64> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at >= $2")
+                .bind(key)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?
+                .get(0),
+        )
+    }
+
+    pub async fn clear_login_failures(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces any earlier first-run setup token with this one.
+    pub async fn set_setup_token(&self, token_hash: &str, expires_at: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM setup_tokens").execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO setup_tokens (token_hash, expires_at) VALUES ($1, $2)")
+            .bind(token_hash)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn setup_token_valid(&self, token_hash: &str) -> Result<bool> {
+        Ok(sqlx::query("SELECT 1 FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2")
+            .bind(token_hash)
+            .bind(now())
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// Creates the first admin with a valid setup token, consuming it, in one transaction:
+    /// a token works once, and never after a user exists.
+    pub async fn complete_setup(&self, token_hash: &str, u: NewUser<'_>) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("DELETE FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2")
+            .bind(token_hash)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let users: i64 = sqlx::query("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+        if n == 0 || users > 0 {
+            return Err(StoreError::NotFound);
+        }
+        let row = sqlx::query(
+            "INSERT INTO users (email, name, slug, role, password_hash, bio_markdown, bio_html, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(u.email)
+        .bind(u.name)
+        .bind(u.slug)
+        .bind(u.role)
+        .bind(u.password_hash)
+        .bind(u.bio_markdown)
+        .bind(u.bio_html)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?;
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(row.get(0))
+    }
+}

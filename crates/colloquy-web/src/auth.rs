@@ -1,0 +1,156 @@
+//! Passwords, sessions, API tokens and CSRF.
+//!
+//! Secrets handed to browsers and API clients are 256-bit random tokens; only their SHA-256
+//! is stored, so a copy of the database does not let anyone sign in.
+
+use crate::error::WebError;
+use crate::AppState;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::http::{header, HeaderMap};
+use base64::Engine;
+use colloquy_core::Role;
+use colloquy_store::UserRow;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+pub const SESSION_TTL: i64 = 14 * 86_400;
+
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Argon2id with the crate's default (OWASP-recommended) parameters.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+/// Spends about as long as a real verification, so a missing account cannot be told
+/// from a wrong password by timing.
+pub fn waste_a_verification(password: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let h = DUMMY.get_or_init(|| hash_password("not a real password, only for timing").unwrap_or_default());
+    let _ = verify_password(password, h);
+}
+
+pub fn cookie_name(state: &AppState) -> &'static str {
+    if state.secure_cookies {
+        "__Host-colloquy_session"
+    } else {
+        "colloquy_session"
+    }
+}
+
+pub fn login_csrf_cookie_name(state: &AppState) -> &'static str {
+    if state.secure_cookies {
+        "__Host-colloquy_csrf"
+    } else {
+        "colloquy_csrf"
+    }
+}
+
+pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
+    format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        if state.secure_cookies { "; Secure" } else { "" }
+    )
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A signed-in person in the admin, with the CSRF token their forms must carry.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: UserRow,
+    pub role: Role,
+    pub csrf: String,
+}
+
+pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Option<CurrentUser> {
+    let token = cookie(headers, cookie_name(state))?;
+    let s = state.store.session(&hash_token(token)).await.ok()?;
+    let role = Role::parse(&s.user.role).ok()?;
+    Some(CurrentUser { user: s.user, role, csrf: s.csrf })
+}
+
+/// Constant-time comparison for tokens.
+pub fn same_token(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() || a.is_empty() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl CurrentUser {
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), WebError> {
+        if same_token(&self.csrf, submitted) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden(
+                "the form's security token did not match; reload the page and try again".into(),
+            ))
+        }
+    }
+
+    pub fn require(&self, ok: bool) -> Result<(), WebError> {
+        if ok {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden("your role does not allow this".into()))
+        }
+    }
+}
+
+/// The user behind an API request's `Authorization: Bearer` token.
+pub async fn api_user(state: &AppState, headers: &HeaderMap) -> Result<(UserRow, Role), WebError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or(WebError::Unauthorized)?;
+    let user = state
+        .store
+        .user_by_api_token(&hash_token(token))
+        .await
+        .map_err(|_| WebError::Unauthorized)?;
+    let role = Role::parse(&user.role).map_err(|_| WebError::Unauthorized)?;
+    Ok((user, role))
+}
+
+/// Login throttling: at most this many failures per account or per address in the window.
+pub const MAX_FAILURES: i64 = 5;
+pub const FAILURE_WINDOW: i64 = 15 * 60;
+
+pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> String {
+    // Behind a reverse proxy the peer is the proxy; we do not trust X-Forwarded-For by
+    // default, because any client can send it.
+    let _ = headers;
+    peer.map(|p| p.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}

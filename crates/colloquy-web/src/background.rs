@@ -1,0 +1,95 @@
+//! Background work on every node: the job worker and the change watcher.
+
+use crate::SharedState;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How often a node checks the database's change counter (writes by other nodes or the CLI).
+const CHANGE_POLL: Duration = Duration::from_millis(200);
+/// How often an idle worker looks for due jobs.
+const JOB_POLL: Duration = Duration::from_millis(250);
+
+/// Starts the workers; they stop after finishing what they hold when `stop` turns true.
+pub fn spawn_workers(state: SharedState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let watcher = {
+        let state = state.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = state.check_for_changes().await {
+                    tracing::warn!(error = %e, "could not read the change counter");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(CHANGE_POLL) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        })
+    };
+    let worker = {
+        let mut stop = stop;
+        tokio::spawn(async move {
+            let mut last_sweep = std::time::Instant::now();
+            loop {
+                if *stop.borrow() {
+                    break;
+                }
+                let worked = match state.store.claim_job().await {
+                    Ok(Some(job)) => {
+                        run_job(&state, job).await;
+                        true
+                    }
+                    Ok(None) => false,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not claim a job");
+                        false
+                    }
+                };
+                // A safety net for scheduled posts whose job was lost (e.g. restored backup).
+                if last_sweep.elapsed() > Duration::from_secs(30) {
+                    last_sweep = std::time::Instant::now();
+                    if let Ok(n) = state.store.publish_due().await {
+                        if n > 0 {
+                            state.content_changed().await;
+                        }
+                    }
+                }
+                if !worked {
+                    tokio::select! {
+                        _ = tokio::time::sleep(JOB_POLL) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            }
+        })
+    };
+    vec![watcher, worker]
+}
+
+#[tracing::instrument(skip(state, job), fields(job.id = job.id, job.kind = %job.kind, job.attempt = job.attempts))]
+async fn run_job(state: &SharedState, job: colloquy_store::Job) {
+    let result: anyhow::Result<()> = match job.kind.as_str() {
+        "publish_due" => match state.store.publish_due().await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(published = n, "scheduled posts published");
+                    state.content_changed().await;
+                }
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        },
+        other => Err(anyhow::anyhow!("no handler for job kind {other:?}")),
+    };
+    let outcome = match result {
+        Ok(()) => state.store.complete_job(job.id).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "job failed");
+            state.store.fail_job(&job, &e.to_string()).await
+        }
+    };
+    if let Err(e) = outcome {
+        tracing::error!(error = %e, "could not record the job's outcome; its lease will expire and it will run again");
+    }
+}

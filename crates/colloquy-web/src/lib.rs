@@ -1,0 +1,110 @@
+//! Colloquy's HTTP layer: routes (one module per area), templates, the page cache, assets.
+//!
+//! Handlers parse input into `colloquy_core` types, call the store, and render. They never
+//! write SQL and never hold business rules beyond "who may do this".
+
+mod assets;
+mod auth;
+mod background;
+mod cache;
+mod error;
+mod metrics;
+mod render;
+mod routes;
+mod site;
+
+pub use background::spawn_workers;
+pub use error::WebError;
+pub use site::Settings;
+
+use colloquy_store::Store;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// What the binary hands to the web layer; read once at start.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Absolute base URL without a trailing slash, e.g. `https://colloquy.example.org`.
+    pub base_url: String,
+    pub data_dir: PathBuf,
+    pub page_cache: bool,
+}
+
+pub struct AppState {
+    pub store: Store,
+    pub config: WebConfig,
+    settings: RwLock<Arc<Settings>>,
+    cache: cache::PageCache,
+    templates: render::Templates,
+    /// The site version this node last saw; a different value in the database means another
+    /// node or a CLI command wrote something.
+    seen_version: AtomicI64,
+    secure_cookies: bool,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub async fn new(store: Store, config: WebConfig) -> anyhow::Result<SharedState> {
+        let settings = Settings::load(&store).await?;
+        let version = store.site_version().await?;
+        std::fs::create_dir_all(config.data_dir.join("uploads"))?;
+        let secure_cookies = config.base_url.starts_with("https://");
+        Ok(Arc::new(Self {
+            cache: cache::PageCache::new(config.page_cache),
+            templates: render::Templates::new()?,
+            settings: RwLock::new(Arc::new(settings)),
+            seen_version: AtomicI64::new(version),
+            store,
+            config,
+            secure_cookies,
+        }))
+    }
+
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Something changed (here or on another node): drop cached pages and reload settings.
+    pub async fn content_changed(&self) {
+        self.cache.clear();
+        if let Ok(s) = Settings::load(&self.store).await {
+            if let Ok(mut w) = self.settings.write() {
+                *w = Arc::new(s);
+            }
+        }
+        // Pages rendered during the reload above may have used old settings.
+        self.cache.clear();
+    }
+
+    /// Compares the database's change counter with the one this node last saw.
+    pub async fn check_for_changes(&self) -> anyhow::Result<()> {
+        let v = self.store.site_version().await?;
+        if self.seen_version.swap(v, Ordering::AcqRel) != v {
+            self.content_changed().await;
+        }
+        Ok(())
+    }
+}
+
+/// Builds the whole application router.
+pub fn app(state: SharedState) -> axum::Router {
+    routes::router(state)
+}
+
+/// A one-time link for creating the first admin account, or `None` when users exist.
+pub async fn first_run_setup_link(state: &AppState) -> anyhow::Result<Option<String>> {
+    if state.store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let token = auth::random_token();
+    state
+        .store
+        .set_setup_token(&auth::hash_token(&token), colloquy_store::now() + 86_400)
+        .await?;
+    Ok(Some(format!("{}/admin/setup?token={token}", state.config.base_url)))
+}
+
+pub use auth::{hash_password, hash_token, random_token};
+pub use site::seed_demo;

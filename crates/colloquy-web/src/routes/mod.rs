@@ -1,0 +1,59 @@
+//! The URL map. Each area of the site has its own module.
+
+mod admin;
+mod api;
+mod feeds;
+mod media;
+mod public;
+
+use crate::{assets, metrics, SharedState};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::time::Duration;
+use tower_http::timeout::TimeoutLayer;
+
+/// Largest request body: uploads of featured images and avatars are the biggest inputs.
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+
+pub fn router(state: SharedState) -> Router {
+    metrics::init();
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics::scrape))
+        .route("/static/{name}", get(assets::serve))
+        .route("/uploads/{name}", get(media::upload))
+        .route("/avatar/{name}", get(media::avatar))
+        .merge(api::routes())
+        .merge(admin::routes())
+        .fallback(public::dispatch)
+        .layer(middleware::map_response(security_headers))
+        .layer(middleware::from_fn(metrics::track))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .with_state(state)
+}
+
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+    ));
+    res
+}
+
+async fn health(State(state): State<SharedState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
