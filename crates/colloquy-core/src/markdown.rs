@@ -30,7 +30,11 @@ fn sanitiser() -> &'static ammonia::Builder<'static> {
             b.add_tag_attribute_values(
                 cell,
                 "style",
-                ["text-align: left", "text-align: center", "text-align: right"],
+                [
+                    "text-align: left",
+                    "text-align: center",
+                    "text-align: right",
+                ],
             );
         }
         for h in ["h1", "h2", "h3", "h4", "h5", "h6"] {
@@ -54,13 +58,11 @@ pub fn plain_text(markdown: &str) -> String {
     for ev in Parser::new_ext(markdown, options()) {
         match ev {
             Event::Text(t) | Event::Code(t) => out.push_str(&t),
-            Event::SoftBreak | Event::HardBreak => out.push(' '),
-            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item)
-            | Event::Start(Tag::Paragraph) => {
-                if !out.ends_with(' ') && !out.is_empty() {
-                    out.push(' ');
-                }
-            }
+            // Runs of spaces are collapsed below.
+            Event::SoftBreak
+            | Event::HardBreak
+            | Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item)
+            | Event::Start(Tag::Paragraph) => out.push(' '),
             _ => {}
         }
     }
@@ -89,7 +91,9 @@ mod tests {
 
     #[test]
     fn scripts_and_handlers_never_pass() {
-        let html = render("Hi <script>alert(1)</script> <img src=x onerror=alert(1)> [x](javascript:alert(1))");
+        let html = render(
+            "Hi <script>alert(1)</script> <img src=x onerror=alert(1)> [x](javascript:alert(1))",
+        );
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("onerror"), "{html}");
         assert!(!html.contains("javascript:"), "{html}");

@@ -45,7 +45,15 @@ mod tests {
 
     #[test]
     fn odd_page_numbers_are_refused() {
-        for bad in ["-1", "0", "99999999999999999999", "abc", "", "1.5", "1000001"] {
+        for bad in [
+            "-1",
+            "0",
+            "99999999999999999999",
+            "abc",
+            "",
+            "1.5",
+            "1000001",
+        ] {
             assert!(Page::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(Page::parse("3").unwrap().offset(10), 20);

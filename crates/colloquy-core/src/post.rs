@@ -137,7 +137,9 @@ pub fn parse_term_name(field: &'static str, s: &str) -> Result<String, Invalid> 
     if t.chars().count() > 100 || t.chars().any(char::is_control) {
         return Err(Invalid::new(
             field,
-            format!("an entry in {field} is longer than 100 characters or holds control characters"),
+            format!(
+                "an entry in {field} is longer than 100 characters or holds control characters"
+            ),
         ));
     }
     Ok(t.to_owned())
@@ -168,7 +170,10 @@ mod tests {
     #[test]
     fn timestamps() {
         assert_eq!(parse_timestamp("t", "1970-01-01T00:01:00Z").unwrap(), 60);
-        assert_eq!(parse_timestamp("t", "2026-01-01T01:00:00+01:00").unwrap(), 1_767_225_600);
+        assert_eq!(
+            parse_timestamp("t", "2026-01-01T01:00:00+01:00").unwrap(),
+            1_767_225_600
+        );
         for bad in ["tomorrow", "2026-13-01T00:00:00Z", "", "2026-01-01"] {
             assert!(parse_timestamp("t", bad).is_err(), "{bad}");
         }

@@ -120,10 +120,15 @@ mod tests {
     #[test]
     fn title_becomes_readable_slug() {
         assert_eq!(
-            Slug::from_title("Social Work & the Media: Café Talk!").unwrap().as_str(),
+            Slug::from_title("Social Work & the Media: Café Talk!")
+                .unwrap()
+                .as_str(),
             "social-work-the-media-cafe-talk"
         );
-        assert_eq!(Slug::from_title("Don’t panic").unwrap().as_str(), "dont-panic");
+        assert_eq!(
+            Slug::from_title("Don’t panic").unwrap().as_str(),
+            "dont-panic"
+        );
     }
 
     #[test]

@@ -77,6 +77,9 @@ impl Email {
             || !domain
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+            || domain
+                .split('.')
+                .any(|label| label.starts_with('-') || label.ends_with('-'))
         {
             return Err(bad());
         }
@@ -95,7 +98,10 @@ pub fn parse_display_name(s: &str) -> Result<String, Invalid> {
         return Err(Invalid::new("name", "the name is empty"));
     }
     if t.chars().count() > 100 {
-        return Err(Invalid::new("name", "the name is longer than 100 characters"));
+        return Err(Invalid::new(
+            "name",
+            "the name is longer than 100 characters",
+        ));
     }
     if t.chars().any(char::is_control) {
         return Err(Invalid::new("name", "the name holds control characters"));
@@ -124,8 +130,19 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse(" Ann@Example.ORG ").unwrap().as_str(), "Ann@example.org");
-        for bad in ["", "a", "a@b", "@x.org", "a@x..org", "a b@x.org", "a@-x.org\n"] {
+        assert_eq!(
+            Email::parse(" Ann@Example.ORG ").unwrap().as_str(),
+            "Ann@example.org"
+        );
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@x.org",
+            "a@x..org",
+            "a b@x.org",
+            "a@-x.org\n",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
     }

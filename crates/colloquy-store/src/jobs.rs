@@ -28,7 +28,13 @@ pub struct JobStats {
 /// How long a claimed job stays locked before another node may assume its worker died.
 const LEASE_SECS: i64 = 300;
 
-pub(crate) async fn enqueue_in(tx: &mut Tx<'_>, kind: &str, payload: &str, run_at: i64, max_attempts: i64) -> Result<i64> {
+pub(crate) async fn enqueue_in(
+    tx: &mut Tx<'_>,
+    kind: &str,
+    payload: &str,
+    run_at: i64,
+    max_attempts: i64,
+) -> Result<i64> {
     let t = now();
     Ok(sqlx::query(
         "INSERT INTO jobs (kind, payload, status, run_at, attempts, max_attempts, created_at, updated_at) \
@@ -58,7 +64,13 @@ fn job(r: &sqlx::any::AnyRow) -> Job {
 }
 
 impl Store {
-    pub async fn enqueue_job(&self, kind: &str, payload: &str, run_at: i64, max_attempts: i64) -> Result<i64> {
+    pub async fn enqueue_job(
+        &self,
+        kind: &str,
+        payload: &str,
+        run_at: i64,
+        max_attempts: i64,
+    ) -> Result<i64> {
         let mut tx = self.pool.begin().await?;
         let id = enqueue_in(&mut tx, kind, payload, run_at, max_attempts).await?;
         tx.commit().await?;
@@ -88,11 +100,13 @@ impl Store {
     }
 
     pub async fn complete_job(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE jobs SET status = 'done', locked_until = NULL, updated_at = $1 WHERE id = $2")
-            .bind(now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET status = 'done', locked_until = NULL, updated_at = $1 WHERE id = $2",
+        )
+        .bind(now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -101,7 +115,9 @@ impl Store {
     pub async fn fail_job(&self, job: &Job, error: &str) -> Result<()> {
         let t = now();
         let dead = job.attempts >= job.max_attempts;
-        let base = 2i64.saturating_pow(job.attempts.clamp(0, 16) as u32).min(3600);
+        let base = 2i64
+            .saturating_pow(job.attempts.clamp(0, 16) as u32)
+            .min(3600);
         let jitter = rand::thread_rng().gen_range(0..=base / 2 + 1);
         sqlx::query("UPDATE jobs SET status = $1, run_at = $2, locked_until = NULL, last_error = $3, updated_at = $4 WHERE id = $5")
             .bind(if dead { "dead" } else { "queued" })

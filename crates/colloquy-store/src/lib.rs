@@ -11,7 +11,7 @@ mod posts;
 mod users;
 
 pub use jobs::{Job, JobStats};
-pub use posts::{ListFilter, NewPost, PostPatch, PostRow, TermRow, TermInput};
+pub use posts::{ListFilter, NewPost, PostPatch, PostRow, TermInput, TermRow};
 pub use users::{NewUser, SessionRow, UserRow};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};

@@ -1,4 +1,6 @@
-use crate::{bump_version, is_unique_violation, jobs, now, opt_str, Backend, Result, Store, StoreError, Tx};
+use crate::{
+    bump_version, is_unique_violation, jobs, now, opt_str, Backend, Result, Store, StoreError, Tx,
+};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -133,7 +135,10 @@ fn filter_sql(f: &ListFilter) -> (String, Vec<i64>) {
     match f {
         ListFilter::All => (String::new(), vec![]),
         ListFilter::Author(id) => (" AND p.author_id = $1".into(), vec![*id]),
-        ListFilter::Between(a, b) => (" AND p.publish_at >= $1 AND p.publish_at < $2".into(), vec![*a, *b]),
+        ListFilter::Between(a, b) => (
+            " AND p.publish_at >= $1 AND p.publish_at < $2".into(),
+            vec![*a, *b],
+        ),
         ListFilter::Terms(ids) => {
             let list: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
             (
@@ -246,7 +251,11 @@ impl Store {
         let sql = format!(
             "UPDATE posts SET {}{} WHERE id = $2",
             sets.join(", "),
-            if patch.publish_at.is_some() { format!(", publish_at = ${n}") } else { String::new() }
+            if patch.publish_at.is_some() {
+                format!(", publish_at = ${n}")
+            } else {
+                String::new()
+            }
         );
         let mut q = sqlx::query(&sql).bind(t).bind(id);
         for v in texts {
@@ -304,11 +313,13 @@ impl Store {
     /// Publishes every scheduled post whose time has come; returns how many.
     pub async fn publish_due(&self) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
-        let n = sqlx::query("UPDATE posts SET status = 'published' WHERE status = 'scheduled' AND publish_at <= $1")
-            .bind(now())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE posts SET status = 'published' WHERE status = 'scheduled' AND publish_at <= $1",
+        )
+        .bind(now())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if n > 0 {
             bump_version(&mut tx).await?;
         }
@@ -317,8 +328,13 @@ impl Store {
     }
 
     pub async fn post_by_id(&self, id: i64) -> Result<PostRow> {
-        let sql = format!("SELECT {POST_COLS} FROM posts p JOIN users u ON u.id = p.author_id WHERE p.id = $1");
-        let r = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        let sql = format!(
+            "SELECT {POST_COLS} FROM posts p JOIN users u ON u.id = p.author_id WHERE p.id = $1"
+        );
+        let r = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         r.as_ref().map(post).ok_or(StoreError::NotFound)
     }
 
@@ -367,7 +383,12 @@ impl Store {
     }
 
     /// Every post or page of any status, for the admin and the API, newest change first.
-    pub async fn all_posts(&self, kind: &str, limit: i64, offset: i64) -> Result<(Vec<PostRow>, i64)> {
+    pub async fn all_posts(
+        &self,
+        kind: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<PostRow>, i64)> {
         let sql = format!(
             "SELECT {SUMMARY_COLS} FROM posts p JOIN users u ON u.id = p.author_id WHERE p.kind = $1 \
              ORDER BY p.updated_at DESC, p.id DESC LIMIT $2 OFFSET $3"
@@ -427,8 +448,13 @@ impl Store {
             .bind(offset)
             .fetch_all(&self.pool)
             .await?;
-        let count_sql = format!("SELECT COUNT(*) FROM {from} WHERE {cond} AND p.status = 'published'");
-        let total: i64 = sqlx::query(&count_sql).bind(&query).fetch_one(&self.pool).await?.get(0);
+        let count_sql =
+            format!("SELECT COUNT(*) FROM {from} WHERE {cond} AND p.status = 'published'");
+        let total: i64 = sqlx::query(&count_sql)
+            .bind(&query)
+            .fetch_one(&self.pool)
+            .await?
+            .get(0);
         Ok((rows.iter().map(post).collect(), total))
     }
 
@@ -493,7 +519,9 @@ impl Store {
             .await?
             .map(|r| r.get::<i64, _>(0));
         if clash.is_some() && clash != id {
-            return Err(StoreError::Conflict(format!("a {taxonomy} with slug {slug:?} already exists")));
+            return Err(StoreError::Conflict(format!(
+                "a {taxonomy} with slug {slug:?} already exists"
+            )));
         }
         if let (Some(me), Some(parent)) = (id, parent_id) {
             // Refuse cycles: walk up from the new parent; meeting ourselves means a loop.
@@ -501,7 +529,9 @@ impl Store {
             let mut steps = 0;
             while let Some(c) = cur {
                 if c == me || steps > 100 {
-                    return Err(StoreError::Conflict("a category cannot be its own ancestor".into()));
+                    return Err(StoreError::Conflict(
+                        "a category cannot be its own ancestor".into(),
+                    ));
                 }
                 cur = sqlx::query("SELECT parent_id FROM terms WHERE id = $1")
                     .bind(c)
@@ -565,7 +595,12 @@ impl Store {
             .await?;
         let pairs: Vec<(i64, Option<i64>)> = all
             .iter()
-            .map(|r| (r.get::<i64, _>(0), r.try_get::<Option<i64>, _>(1).ok().flatten()))
+            .map(|r| {
+                (
+                    r.get::<i64, _>(0),
+                    r.try_get::<Option<i64>, _>(1).ok().flatten(),
+                )
+            })
             .collect();
         let mut out = vec![id];
         let mut i = 0;
@@ -591,16 +626,23 @@ impl Store {
 }
 
 async fn slug_taken(tx: &mut Tx<'_>, kind: &str, slug: &str, except: Option<i64>) -> Result<bool> {
-    Ok(sqlx::query("SELECT 1 FROM posts WHERE kind = $1 AND slug = $2 AND id <> $3")
-        .bind(kind)
-        .bind(slug)
-        .bind(except.unwrap_or(-1))
-        .fetch_optional(&mut **tx)
-        .await?
-        .is_some())
+    Ok(
+        sqlx::query("SELECT 1 FROM posts WHERE kind = $1 AND slug = $2 AND id <> $3")
+            .bind(kind)
+            .bind(slug)
+            .bind(except.unwrap_or(-1))
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some(),
+    )
 }
 
-async fn set_terms(tx: &mut Tx<'_>, post_id: i64, taxonomy: &str, terms: &[TermInput]) -> Result<()> {
+async fn set_terms(
+    tx: &mut Tx<'_>,
+    post_id: i64,
+    taxonomy: &str,
+    terms: &[TermInput],
+) -> Result<()> {
     for (pos, t) in terms.iter().enumerate() {
         sqlx::query("INSERT INTO terms (taxonomy, name, slug) VALUES ($1, $2, $3) ON CONFLICT (taxonomy, slug) DO NOTHING")
             .bind(taxonomy)

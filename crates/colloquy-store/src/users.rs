@@ -127,12 +127,18 @@ impl Store {
 
     pub async fn user_by_id(&self, id: i64) -> Result<UserRow> {
         let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1");
-        let r = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        let r = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         r.as_ref().map(user).ok_or(StoreError::NotFound)
     }
 
     async fn one_user(&self, sql: &str, key: &str) -> Result<UserRow> {
-        let r = sqlx::query(sql).bind(key).fetch_optional(&self.pool).await?;
+        let r = sqlx::query(sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
         r.as_ref().map(user).ok_or(StoreError::NotFound)
     }
 
@@ -145,15 +151,17 @@ impl Store {
         bio_html: &str,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let n = sqlx::query("UPDATE users SET name = $1, role = $2, bio_markdown = $3, bio_html = $4 WHERE id = $5")
-            .bind(name)
-            .bind(role)
-            .bind(bio_markdown)
-            .bind(bio_html)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE users SET name = $1, role = $2, bio_markdown = $3, bio_html = $4 WHERE id = $5",
+        )
+        .bind(name)
+        .bind(role)
+        .bind(bio_markdown)
+        .bind(bio_html)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound);
         }
@@ -274,7 +282,9 @@ impl Store {
     /// Replaces any earlier first-run setup token with this one.
     pub async fn set_setup_token(&self, token_hash: &str, expires_at: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM setup_tokens").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM setup_tokens")
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO setup_tokens (token_hash, expires_at) VALUES ($1, $2)")
             .bind(token_hash)
             .bind(expires_at)
@@ -285,12 +295,14 @@ impl Store {
     }
 
     pub async fn setup_token_valid(&self, token_hash: &str) -> Result<bool> {
-        Ok(sqlx::query("SELECT 1 FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2")
-            .bind(token_hash)
-            .bind(now())
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some())
+        Ok(
+            sqlx::query("SELECT 1 FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2")
+                .bind(token_hash)
+                .bind(now())
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
     }
 
     /// Creates the first admin with a valid setup token, consuming it, in one transaction:

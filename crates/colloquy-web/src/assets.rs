@@ -15,9 +15,24 @@ struct Asset {
 }
 
 const ASSETS: &[Asset] = &[
-    Asset { stem: "style", ext: "css", content_type: "text/css; charset=utf-8", body: include_str!("../static/style.css") },
-    Asset { stem: "admin", ext: "js", content_type: "text/javascript; charset=utf-8", body: include_str!("../static/admin.js") },
-    Asset { stem: "time", ext: "js", content_type: "text/javascript; charset=utf-8", body: include_str!("../static/time.js") },
+    Asset {
+        stem: "style",
+        ext: "css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../static/style.css"),
+    },
+    Asset {
+        stem: "admin",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../static/admin.js"),
+    },
+    Asset {
+        stem: "time",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../static/time.js"),
+    },
 ];
 
 fn names() -> &'static Vec<String> {

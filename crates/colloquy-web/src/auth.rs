@@ -5,7 +5,9 @@
 
 use crate::error::WebError;
 use crate::AppState;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use axum::http::{header, HeaderMap};
 use base64::Engine;
@@ -37,7 +39,11 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -45,7 +51,8 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 /// from a wrong password by timing.
 pub fn waste_a_verification(password: &str) {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let h = DUMMY.get_or_init(|| hash_password("not a real password, only for timing").unwrap_or_default());
+    let h = DUMMY
+        .get_or_init(|| hash_password("not a real password, only for timing").unwrap_or_default());
     let _ = verify_password(password, h);
 }
 
@@ -95,7 +102,11 @@ pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Option<Curre
     let token = cookie(headers, cookie_name(state))?;
     let s = state.store.session(&hash_token(token)).await.ok()?;
     let role = Role::parse(&s.user.role).ok()?;
-    Some(CurrentUser { user: s.user, role, csrf: s.csrf })
+    Some(CurrentUser {
+        user: s.user,
+        role,
+        csrf: s.csrf,
+    })
 }
 
 /// Constant-time comparison for tokens.
@@ -152,5 +163,6 @@ pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> Str
     // Behind a reverse proxy the peer is the proxy; we do not trust X-Forwarded-For by
     // default, because any client can send it.
     let _ = headers;
-    peer.map(|p| p.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    peer.map(|p| p.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }

@@ -23,13 +23,19 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    pub fn new(status: StatusCode, content_type: &'static str, body: String, last_modified: i64) -> Self {
+    pub fn new(
+        status: StatusCode,
+        content_type: &'static str,
+        body: String,
+        last_modified: i64,
+    ) -> Self {
         let body = Bytes::from(body);
         let hash = {
             use sha2::Digest;
             hex::encode(&sha2::Sha256::digest(&body)[..12])
         };
-        let lm = std::time::UNIX_EPOCH + std::time::Duration::from_secs(last_modified.max(0) as u64);
+        let lm =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(last_modified.max(0) as u64);
         Self {
             status,
             content_type,
@@ -54,7 +60,10 @@ impl Rendered {
         if self.body.len() > 512 {
             self.gzip = Some(gzip(&self.body, 6));
             let mut out = Vec::with_capacity(self.body.len() / 3);
-            let params = brotli::enc::BrotliEncoderParams { quality: 9, ..Default::default() };
+            let params = brotli::enc::BrotliEncoderParams {
+                quality: 9,
+                ..Default::default()
+            };
             if brotli::BrotliCompress(&mut &self.body[..], &mut out, &params).is_ok() {
                 self.br = Some(Bytes::from(out));
             }
@@ -67,13 +76,21 @@ impl Rendered {
         let not_modified = match req.get(header::IF_NONE_MATCH) {
             Some(inm) => inm
                 .to_str()
-                .map(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == self.etag || t.trim() == "*"))
+                .map(|v| {
+                    v.split(',')
+                        .any(|t| t.trim().trim_start_matches("W/") == self.etag || t.trim() == "*")
+                })
                 .unwrap_or(false),
             None => req
                 .get(header::IF_MODIFIED_SINCE)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| httpdate::parse_http_date(v).ok())
-                .zip(self.last_modified.to_str().ok().and_then(|v| httpdate::parse_http_date(v).ok()))
+                .zip(
+                    self.last_modified
+                        .to_str()
+                        .ok()
+                        .and_then(|v| httpdate::parse_http_date(v).ok()),
+                )
                 .map(|(since, lm)| lm <= since)
                 .unwrap_or(false),
         };
@@ -81,14 +98,20 @@ impl Rendered {
         headers.insert(header::ETAG, self.etag.clone());
         headers.insert(header::LAST_MODIFIED, self.last_modified.clone());
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=0, must-revalidate"));
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=0, must-revalidate"),
+        );
         for (k, v) in &self.extra {
             headers.insert(k.clone(), v.clone());
         }
         if not_modified && self.status == StatusCode::OK {
             return (StatusCode::NOT_MODIFIED, headers).into_response();
         }
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
         let accept = req
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok())
@@ -110,7 +133,10 @@ impl Rendered {
 }
 
 fn gzip(data: &[u8], level: u32) -> Bytes {
-    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 3), flate2::Compression::new(level));
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 3),
+        flate2::Compression::new(level),
+    );
     let _ = enc.write_all(data);
     Bytes::from(enc.finish().unwrap_or_default())
 }
@@ -141,7 +167,11 @@ const MAX_ENTRIES: usize = 5000;
 
 impl PageCache {
     pub fn new(enabled: bool) -> Self {
-        Self { enabled, pages: RwLock::new(HashMap::new()), generation: AtomicU64::new(0) }
+        Self {
+            enabled,
+            pages: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        }
     }
 
     pub fn enabled(&self) -> bool {

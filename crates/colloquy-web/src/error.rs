@@ -86,7 +86,11 @@ impl WebError {
         if let Some(f) = self.field() {
             err["field"] = f.into();
         }
-        let mut res = (self.status(), axum::Json(serde_json::json!({ "error": err }))).into_response();
+        let mut res = (
+            self.status(),
+            axum::Json(serde_json::json!({ "error": err })),
+        )
+            .into_response();
         self.add_headers(&mut res);
         res
     }
@@ -113,8 +117,13 @@ impl IntoResponse for WebError {
             s => format!("{} {}", s.as_u16(), s.canonical_reason().unwrap_or("Error")),
         };
         let message = match &self {
-            WebError::NotFound => "Nothing lives at this address. Try the search box above, or the front page.".to_string(),
-            WebError::Internal(_) => "Something went wrong on our side. It has been logged.".to_string(),
+            WebError::NotFound => {
+                "Nothing lives at this address. Try the search box above, or the front page."
+                    .to_string()
+            }
+            WebError::Internal(_) => {
+                "Something went wrong on our side. It has been logged.".to_string()
+            }
             e => e.to_string(),
         };
         let body = crate::render::error_page(&title, &message);

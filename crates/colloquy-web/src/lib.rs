@@ -103,7 +103,10 @@ pub async fn first_run_setup_link(state: &AppState) -> anyhow::Result<Option<Str
         .store
         .set_setup_token(&auth::hash_token(&token), colloquy_store::now() + 86_400)
         .await?;
-    Ok(Some(format!("{}/admin/setup?token={token}", state.config.base_url)))
+    Ok(Some(format!(
+        "{}/admin/setup?token={token}",
+        state.config.base_url
+    )))
 }
 
 pub use auth::{hash_password, hash_token, random_token};

@@ -14,7 +14,9 @@ fn handle() -> &'static PrometheusHandle {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(
                 Matcher::Full("http_request_duration_seconds".into()),
-                &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
+                &[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ],
             )
             .expect("static buckets")
             .build_recorder();
@@ -40,7 +42,8 @@ pub async fn track(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let status = res.status().as_u16().to_string();
     metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "route" => route).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", "route" => route)
+        .record(start.elapsed().as_secs_f64());
     res
 }
 
@@ -54,7 +57,10 @@ pub async fn scrape(State(state): State<SharedState>) -> Response {
         metrics::gauge!("job_queue_depth", "status" => "dead").set(s.dead as f64);
     }
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         handle().render(),
     )
         .into_response()

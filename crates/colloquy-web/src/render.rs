@@ -38,7 +38,8 @@ fn env() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         for (name, src) in TEMPLATES {
-            env.add_template(name, src).expect("templates are checked by the test suite");
+            env.add_template(name, src)
+                .expect("templates are checked by the test suite");
         }
         // Escape what HTML and XML need (& < > " '), but not "/" as minijinja's default does:
         // URLs in feeds and pages stay readable.
@@ -132,12 +133,16 @@ pub struct PostView {
 }
 
 pub fn iso(ts: i64) -> String {
-    jiff::Timestamp::from_second(ts).map(|t| t.to_string()).unwrap_or_default()
+    jiff::Timestamp::from_second(ts)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 pub fn rfc2822(ts: i64) -> String {
     jiff::Timestamp::from_second(ts)
-        .map(|t| jiff::fmt::rfc2822::to_string(&t.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default())
+        .map(|t| {
+            jiff::fmt::rfc2822::to_string(&t.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default()
+        })
         .unwrap_or_default()
 }
 
@@ -149,12 +154,19 @@ pub fn human_date(ts: i64, tz: &jiff::tz::TimeZone) -> String {
 }
 
 /// `/YYYY/MM/DD/slug/` for posts (date in the site's time zone), `/slug/` for pages.
-pub fn post_path(kind: &str, slug: &str, publish_at: Option<i64>, tz: &jiff::tz::TimeZone) -> String {
+pub fn post_path(
+    kind: &str,
+    slug: &str,
+    publish_at: Option<i64>,
+    tz: &jiff::tz::TimeZone,
+) -> String {
     if kind == "page" {
         return format!("/{slug}/");
     }
     let ts = publish_at.unwrap_or_else(colloquy_store::now);
-    let z = jiff::Timestamp::from_second(ts).unwrap_or(jiff::Timestamp::UNIX_EPOCH).to_zoned(tz.clone());
+    let z = jiff::Timestamp::from_second(ts)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(tz.clone());
     format!("/{:04}/{:02}/{:02}/{slug}/", z.year(), z.month(), z.day())
 }
 
@@ -186,7 +198,10 @@ pub fn post_view(
         terms
             .iter()
             .filter(|t| t.taxonomy == tax)
-            .map(|t| Link { name: t.name.clone(), url: format!("{base}{}", term_path(t)) })
+            .map(|t| Link {
+                name: t.name.clone(),
+                url: format!("{base}{}", term_path(t)),
+            })
             .collect()
     };
     PostView {
@@ -207,13 +222,19 @@ pub fn post_view(
             url: format!("{base}/author/{}/", p.author_slug),
             avatar_url: format!(
                 "{base}{}",
-                avatar_url(&p.author_slug, author.and_then(|a| a.avatar_file.as_deref()))
+                avatar_url(
+                    &p.author_slug,
+                    author.and_then(|a| a.avatar_file.as_deref())
+                )
             ),
             bio_html: author.map(|a| a.bio_html.clone()).unwrap_or_default(),
         },
         tags: links("tag"),
         categories: links("category"),
-        featured_image_url: p.featured_image.as_ref().map(|f| format!("{base}/uploads/{f}")),
+        featured_image_url: p
+            .featured_image
+            .as_ref()
+            .map(|f| format!("{base}/uploads/{f}")),
     }
 }
 
@@ -228,7 +249,10 @@ mod tests {
     fn post_paths_use_the_site_time_zone() {
         let tz = jiff::tz::TimeZone::get("America/Los_Angeles").unwrap();
         // 2026-01-01T03:00Z is still 31 December in Los Angeles.
-        assert_eq!(super::post_path("post", "x", Some(1_767_236_400), &tz), "/2025/12/31/x/");
+        assert_eq!(
+            super::post_path("post", "x", Some(1_767_236_400), &tz),
+            "/2025/12/31/x/"
+        );
         assert_eq!(super::post_path("page", "about", None, &tz), "/about/");
     }
 }

@@ -58,13 +58,22 @@ impl Settings {
     ) -> Result<Self, Invalid> {
         let title = title.trim();
         if title.is_empty() || title.chars().count() > 200 {
-            return Err(Invalid::new("title", "the site title must be 1 to 200 characters"));
+            return Err(Invalid::new(
+                "title",
+                "the site title must be 1 to 200 characters",
+            ));
         }
         if tagline.chars().count() > 300 {
-            return Err(Invalid::new("tagline", "the tagline is longer than 300 characters"));
+            return Err(Invalid::new(
+                "tagline",
+                "the tagline is longer than 300 characters",
+            ));
         }
         if description.chars().count() > 2000 {
-            return Err(Invalid::new("description", "the description is longer than 2,000 characters"));
+            return Err(Invalid::new(
+                "description",
+                "the description is longer than 2,000 characters",
+            ));
         }
         if jiff::tz::TimeZone::get(timezone.trim()).is_err() {
             return Err(Invalid::new(
@@ -75,16 +84,23 @@ impl Settings {
         let language = language.trim();
         let lang_ok = !language.is_empty()
             && language.len() <= 35
-            && language.split('-').all(|p| !p.is_empty() && p.len() <= 8 && p.chars().all(|c| c.is_ascii_alphanumeric()));
+            && language.split('-').all(|p| {
+                !p.is_empty() && p.len() <= 8 && p.chars().all(|c| c.is_ascii_alphanumeric())
+            });
         if !lang_ok {
-            return Err(Invalid::new("language", "the language must be a BCP 47 tag such as en or en-GB"));
+            return Err(Invalid::new(
+                "language",
+                "the language must be a BCP 47 tag such as en or en-GB",
+            ));
         }
         let per_page: u32 = posts_per_page
             .trim()
             .parse()
             .ok()
             .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| Invalid::new("posts_per_page", "posts per page must be from 1 to 100"))?;
+            .ok_or_else(|| {
+                Invalid::new("posts_per_page", "posts per page must be from 1 to 100")
+            })?;
         Ok(Self {
             title: title.to_owned(),
             tagline: tagline.trim().to_owned(),
@@ -110,18 +126,33 @@ impl Settings {
     }
 }
 
-pub(crate) fn term_inputs(field: &'static str, names: &[String]) -> Result<Vec<TermInput>, Invalid> {
+pub(crate) fn term_inputs(
+    field: &'static str,
+    names: &[String],
+) -> Result<Vec<TermInput>, Invalid> {
     if names.len() > colloquy_core::post::MAX_TERMS_PER_POST {
-        return Err(Invalid::new(field, format!("at most {} {field} per post", colloquy_core::post::MAX_TERMS_PER_POST)));
+        return Err(Invalid::new(
+            field,
+            format!(
+                "at most {} {field} per post",
+                colloquy_core::post::MAX_TERMS_PER_POST
+            ),
+        ));
     }
     let mut out: Vec<TermInput> = Vec::with_capacity(names.len());
     for n in names {
         let name = colloquy_core::post::parse_term_name(field, n)?;
         let slug = Slug::from_title(&name).map_err(|_| {
-            Invalid::new(field, format!("{name:?} has no letters or digits to make a slug from"))
+            Invalid::new(
+                field,
+                format!("{name:?} has no letters or digits to make a slug from"),
+            )
         })?;
         if !out.iter().any(|t| t.slug == slug.as_str()) {
-            out.push(TermInput { name, slug: slug.as_str().to_owned() });
+            out.push(TermInput {
+                name,
+                slug: slug.as_str().to_owned(),
+            });
         }
     }
     Ok(out)
@@ -165,7 +196,8 @@ pub async fn seed_demo(store: &Store) -> anyhow::Result<bool> {
     let author_id = match store.user_by_email("demo.author@example.org").await {
         Ok(u) => u.id,
         Err(_) => {
-            let bio = "Social worker for twenty years, now writing about practice, policy and the media.";
+            let bio =
+                "Social worker for twenty years, now writing about practice, policy and the media.";
             store
                 .create_user(NewUser {
                     email: "demo.author@example.org",

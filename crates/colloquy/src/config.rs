@@ -27,23 +27,35 @@ impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let fc: FileConfig = match file {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
-                toml::from_str(&text).with_context(|| format!("config file {} is not valid", p.display()))?
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("config file {} is not valid", p.display()))?
             }
             None => FileConfig::default(),
         };
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let data_dir = env("COLLOQUY_DATA_DIR").map(PathBuf::from).or(fc.data_dir).unwrap_or_else(|| PathBuf::from("./colloquy-data"));
-        std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+        let data_dir = env("COLLOQUY_DATA_DIR")
+            .map(PathBuf::from)
+            .or(fc.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./colloquy-data"));
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
         let database_url = match env("COLLOQUY_DATABASE_URL").or(fc.database_url) {
             Some(u) => u,
             None => format!("sqlite://{}", data_dir.join("colloquy.db").display()),
         };
-        let listen = env("COLLOQUY_LISTEN").or(fc.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
-        let base_url = env("COLLOQUY_BASE_URL").or(fc.base_url).unwrap_or_else(|| format!("http://{listen}"));
+        let listen = env("COLLOQUY_LISTEN")
+            .or(fc.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let base_url = env("COLLOQUY_BASE_URL")
+            .or(fc.base_url)
+            .unwrap_or_else(|| format!("http://{listen}"));
         let base_url = base_url.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            anyhow::bail!("COLLOQUY_BASE_URL must start with http:// or https:// (got {base_url:?})");
+            anyhow::bail!(
+                "COLLOQUY_BASE_URL must start with http:// or https:// (got {base_url:?})"
+            );
         }
         let page_cache = match env("COLLOQUY_PAGE_CACHE").as_deref() {
             Some("off") | Some("0") | Some("false") => false,
@@ -51,6 +63,12 @@ impl Config {
             Some(other) => anyhow::bail!("COLLOQUY_PAGE_CACHE must be on or off (got {other:?})"),
             None => fc.page_cache.unwrap_or(true),
         };
-        Ok(Self { data_dir, database_url, listen, base_url, page_cache })
+        Ok(Self {
+            data_dir,
+            database_url,
+            listen,
+            base_url,
+            page_cache,
+        })
     }
 }

@@ -80,19 +80,25 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("COLLOQUY_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("COLLOQUY_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let config = Config::load(cli.config.as_deref())?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(run(cli.command, config))
 }
 
 async fn open(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.database_url)
-        .await
-        .with_context(|| format!("cannot open the database at {}", redact(&config.database_url)))
+    Store::open(&config.database_url).await.with_context(|| {
+        format!(
+            "cannot open the database at {}",
+            redact(&config.database_url)
+        )
+    })
 }
 
 /// Hides a password in a database URL before it is printed.
@@ -118,7 +124,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { demo } => serve(config, demo).await,
-        Command::User { command: UserCommand::Add { email, name, role, password_stdin } } => {
+        Command::User {
+            command:
+                UserCommand::Add {
+                    email,
+                    name,
+                    role,
+                    password_stdin,
+                },
+        } => {
             if !password_stdin {
                 anyhow::bail!("pass --password-stdin and write the password to standard input");
             }
@@ -129,7 +143,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             std::io::stdin().read_to_string(&mut password)?;
             let password = password.trim_end_matches(['\n', '\r']);
             check_password(password)?;
-            let slug = Slug::from_title(&name).unwrap_or_else(|_| Slug::parse("user").expect("valid"));
+            let slug =
+                Slug::from_title(&name).unwrap_or_else(|_| Slug::parse("user").expect("valid"));
             let hash = colloquy_web::hash_password(password)?;
             let store = open(&config).await?;
             store
@@ -147,11 +162,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             eprintln!("added {} ({})", email.as_str(), role.as_str());
             Ok(())
         }
-        Command::Token { command: TokenCommand::Create { email } } => {
+        Command::Token {
+            command: TokenCommand::Create { email },
+        } => {
             let store = open(&config).await?;
-            let user = store.user_by_email(email.trim()).await.map_err(|_| anyhow::anyhow!("no user has the email {email}"))?;
+            let user = store
+                .user_by_email(email.trim())
+                .await
+                .map_err(|_| anyhow::anyhow!("no user has the email {email}"))?;
             let token = colloquy_web::random_token();
-            store.create_api_token(&colloquy_web::hash_token(&token), user.id).await?;
+            store
+                .create_api_token(&colloquy_web::hash_token(&token), user.id)
+                .await?;
             store.close().await;
             println!("{token}");
             Ok(())
@@ -166,7 +188,11 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     }
     let state = colloquy_web::AppState::new(
         store.clone(),
-        colloquy_web::WebConfig { base_url: config.base_url.clone(), data_dir: config.data_dir.clone(), page_cache: config.page_cache },
+        colloquy_web::WebConfig {
+            base_url: config.base_url.clone(),
+            data_dir: config.data_dir.clone(),
+            page_cache: config.page_cache,
+        },
     )
     .await?;
     if let Some(link) = colloquy_web::first_run_setup_link(&state).await? {
@@ -180,8 +206,11 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     println!("Colloquy is running at {}", config.base_url);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers = colloquy_web::spawn_workers(state.clone(), stop_rx);
-    let app = colloquy_web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    let app =
+        colloquy_web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("stopped accepting requests; finishing background work");
     let _ = stop_tx.send(true);
     for w in workers {
@@ -198,7 +227,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

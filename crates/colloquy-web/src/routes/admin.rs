@@ -23,8 +23,25 @@ use std::net::SocketAddr;
 
 /// Page slugs that would hide a part of the site.
 pub const RESERVED_PAGE_SLUGS: &[&str] = &[
-    "admin", "api", "feed", "tag", "category", "author", "search", "static", "uploads", "avatar",
-    "page", "comments", "debates", "healthz", "metrics", "wp-admin", "wp-login", "xmlrpc", "webmention",
+    "admin",
+    "api",
+    "feed",
+    "tag",
+    "category",
+    "author",
+    "search",
+    "static",
+    "uploads",
+    "avatar",
+    "page",
+    "comments",
+    "debates",
+    "healthz",
+    "metrics",
+    "wp-admin",
+    "wp-login",
+    "xmlrpc",
+    "webmention",
 ];
 
 pub fn routes() -> Router<SharedState> {
@@ -36,7 +53,10 @@ pub fn routes() -> Router<SharedState> {
         .route("/admin/setup", get(setup_form).post(setup))
         .route("/admin/posts", get(posts_list))
         .route("/admin/posts/new", get(new_post_form).post(create_post))
-        .route("/admin/posts/{id}/edit", get(edit_post_form).post(save_post))
+        .route(
+            "/admin/posts/{id}/edit",
+            get(edit_post_form).post(save_post),
+        )
         .route("/admin/posts/{id}/delete", post(delete_post))
         .route("/admin/preview", post(preview))
         .route("/admin/terms/{taxonomy}", get(terms_page).post(save_term))
@@ -48,23 +68,35 @@ pub fn routes() -> Router<SharedState> {
 }
 
 /// Renders an admin template with what every admin page needs.
-fn page(state: &AppState, me: Option<&CurrentUser>, template: &str, status: StatusCode, ctx: minijinja::Value) -> Result<Response, WebError> {
+fn page(
+    state: &AppState,
+    me: Option<&CurrentUser>,
+    template: &str,
+    status: StatusCode,
+    ctx: minijinja::Value,
+) -> Result<Response, WebError> {
     let common = minijinja::context! {
         site => state.settings(),
         me => me.map(|m| minijinja::context! { name => m.user.name, role => m.role.as_str(), id => m.user.id,
             can_edit_others => m.role.can_edit_others(), can_administer => m.role.can_administer() }),
         csrf => me.map(|m| m.csrf.clone()),
     };
-    let html = state.templates.render(template, minijinja::context! { ..common, ..ctx })?;
+    let html = state
+        .templates
+        .render(template, minijinja::context! { ..common, ..ctx })?;
     let mut res = (status, Html(html)).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("ascii"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, "no-store".parse().expect("ascii"));
     Ok(res)
 }
 
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<CurrentUser, Response> {
     match auth::current_user(state, headers).await {
         Some(u) if u.role.can_write() || u.role == Role::Moderator => Ok(u),
-        Some(_) => Err(WebError::Forbidden("the admin is for authors, editors, moderators and admins".into()).into_response()),
+        Some(_) => Err(WebError::Forbidden(
+            "the admin is for authors, editors, moderators and admins".into(),
+        )
+        .into_response()),
         None => Err(Redirect::to("/admin/login").into_response()),
     }
 }
@@ -78,12 +110,21 @@ macro_rules! me_or_return {
     };
 }
 
-async fn dashboard(State(state): State<SharedState>, headers: HeaderMap) -> Result<Response, WebError> {
+async fn dashboard(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     let (recent, total) = state.store.all_posts("post", 10, 0).await?;
     let jobs = state.store.job_stats().await?;
     let rows = admin_rows(&state, &recent);
-    page(&state, Some(&me), "admin/dashboard.html", StatusCode::OK, minijinja::context! { posts => rows, total, jobs })
+    page(
+        &state,
+        Some(&me),
+        "admin/dashboard.html",
+        StatusCode::OK,
+        minijinja::context! { posts => rows, total, jobs },
+    )
 }
 
 fn admin_rows(state: &AppState, rows: &[colloquy_store::PostRow]) -> Vec<minijinja::Value> {
@@ -129,12 +170,21 @@ fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
     res
 }
 
-async fn login_form(State(state): State<SharedState>, headers: HeaderMap) -> Result<Response, WebError> {
+async fn login_form(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     if auth::current_user(&state, &headers).await.is_some() {
         return Ok(Redirect::to("/admin/").into_response());
     }
     let (token, cookie) = login_csrf(&state, &headers);
-    let res = page(&state, None, "admin/login.html", StatusCode::OK, minijinja::context! { login_csrf => token })?;
+    let res = page(
+        &state,
+        None,
+        "admin/login.html",
+        StatusCode::OK,
+        minijinja::context! { login_csrf => token },
+    )?;
     Ok(with_cookie(res, cookie))
 }
 
@@ -146,7 +196,9 @@ async fn login(
 ) -> Result<Response, WebError> {
     let cookie_token = auth::cookie(&headers, auth::login_csrf_cookie_name(&state)).unwrap_or("");
     if !auth::same_token(cookie_token, &f.csrf) {
-        return Err(WebError::Forbidden("the sign-in form expired; reload the page and try again".into()));
+        return Err(WebError::Forbidden(
+            "the sign-in form expired; reload the page and try again".into(),
+        ));
     }
     let email_key = format!("email:{}", f.email.trim().to_lowercase());
     let ip_key = format!("ip:{}", auth::client_ip(&headers, Some(peer)));
@@ -170,8 +222,13 @@ async fn login(
             state.store.record_login_failure(&email_key).await?;
             state.store.record_login_failure(&ip_key).await?;
             let (token, _) = login_csrf(&state, &headers);
-            return page(&state, None, "admin/login.html", StatusCode::UNAUTHORIZED,
-                minijinja::context! { login_csrf => token, error => "That email and password do not match an account.", email => f.email });
+            return page(
+                &state,
+                None,
+                "admin/login.html",
+                StatusCode::UNAUTHORIZED,
+                minijinja::context! { login_csrf => token, error => "That email and password do not match an account.", email => f.email },
+            );
         }
     };
     state.store.clear_login_failures(&email_key).await?;
@@ -181,10 +238,14 @@ async fn login(
 async fn start_session(state: &AppState, user_id: i64, to: &str) -> Result<Response, WebError> {
     let token = auth::random_token();
     let csrf = auth::random_token();
-    state.store.create_session(&auth::hash_token(&token), user_id, &csrf, auth::SESSION_TTL).await?;
+    state
+        .store
+        .create_session(&auth::hash_token(&token), user_id, &csrf, auth::SESSION_TTL)
+        .await?;
     let mut res = Redirect::to(to).into_response();
     let c = auth::set_cookie(state, auth::cookie_name(state), &token, auth::SESSION_TTL);
-    res.headers_mut().append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::from)?);
+    res.headers_mut()
+        .append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::from)?);
     Ok(res)
 }
 
@@ -193,7 +254,11 @@ struct CsrfOnly {
     csrf: String,
 }
 
-async fn logout(State(state): State<SharedState>, headers: HeaderMap, Form(f): Form<CsrfOnly>) -> Result<Response, WebError> {
+async fn logout(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
     if let Some(me) = auth::current_user(&state, &headers).await {
         me.check_csrf(&f.csrf)?;
         if let Some(t) = auth::cookie(&headers, auth::cookie_name(&state)) {
@@ -202,7 +267,8 @@ async fn logout(State(state): State<SharedState>, headers: HeaderMap, Form(f): F
     }
     let mut res = Redirect::to("/admin/login").into_response();
     let c = auth::set_cookie(&state, auth::cookie_name(&state), "", 0);
-    res.headers_mut().append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::from)?);
+    res.headers_mut()
+        .append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::from)?);
     Ok(res)
 }
 
@@ -213,13 +279,28 @@ struct TokenQuery {
     token: Option<String>,
 }
 
-async fn setup_form(State(state): State<SharedState>, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Result<Response, WebError> {
+async fn setup_form(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, WebError> {
     let token = q.token.unwrap_or_default();
-    if state.store.count_users().await? > 0 || !state.store.setup_token_valid(&auth::hash_token(&token)).await? {
+    if state.store.count_users().await? > 0
+        || !state
+            .store
+            .setup_token_valid(&auth::hash_token(&token))
+            .await?
+    {
         return Err(WebError::NotFound);
     }
     let (csrf, cookie) = login_csrf(&state, &headers);
-    let res = page(&state, None, "admin/setup.html", StatusCode::OK, minijinja::context! { login_csrf => csrf, token })?;
+    let res = page(
+        &state,
+        None,
+        "admin/setup.html",
+        StatusCode::OK,
+        minijinja::context! { login_csrf => csrf, token },
+    )?;
     Ok(with_cookie(res, cookie))
 }
 
@@ -233,10 +314,16 @@ struct SetupForm {
     site_title: Option<String>,
 }
 
-async fn setup(State(state): State<SharedState>, headers: HeaderMap, Form(f): Form<SetupForm>) -> Result<Response, WebError> {
+async fn setup(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(f): Form<SetupForm>,
+) -> Result<Response, WebError> {
     let cookie_token = auth::cookie(&headers, auth::login_csrf_cookie_name(&state)).unwrap_or("");
     if !auth::same_token(cookie_token, &f.csrf) {
-        return Err(WebError::Forbidden("the setup form expired; reload the page and try again".into()));
+        return Err(WebError::Forbidden(
+            "the setup form expired; reload the page and try again".into(),
+        ));
     }
     let checked = (|| -> Result<_, Invalid> {
         let name = parse_display_name(&f.name)?;
@@ -248,28 +335,43 @@ async fn setup(State(state): State<SharedState>, headers: HeaderMap, Form(f): Fo
     let (name, email, slug) = match checked {
         Ok(v) => v,
         Err(e) => {
-            return page(&state, None, "admin/setup.html", StatusCode::UNPROCESSABLE_ENTITY,
-                minijinja::context! { login_csrf => f.csrf, token => f.token, error => e.message, name => f.name, email => f.email, site_title => f.site_title })
+            return page(
+                &state,
+                None,
+                "admin/setup.html",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                minijinja::context! { login_csrf => f.csrf, token => f.token, error => e.message, name => f.name, email => f.email, site_title => f.site_title },
+            )
         }
     };
     let hash = auth::hash_password(&f.password)?;
     let id = state
         .store
-        .complete_setup(&auth::hash_token(&f.token), NewUser {
-            email: email.as_str(),
-            name: &name,
-            slug: slug.as_str(),
-            role: Role::Admin.as_str(),
-            password_hash: Some(&hash),
-            bio_markdown: "",
-            bio_html: "",
-        })
+        .complete_setup(
+            &auth::hash_token(&f.token),
+            NewUser {
+                email: email.as_str(),
+                name: &name,
+                slug: slug.as_str(),
+                role: Role::Admin.as_str(),
+                password_hash: Some(&hash),
+                bio_markdown: "",
+                bio_html: "",
+            },
+        )
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => WebError::Forbidden("this setup link was already used or has expired".into()),
+            StoreError::NotFound => {
+                WebError::Forbidden("this setup link was already used or has expired".into())
+            }
             e => e.into(),
         })?;
-    if let Some(t) = f.site_title.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(t) = f
+        .site_title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         let mut s = (*state.settings()).clone();
         s.title = t.chars().take(200).collect();
         s.save(&state.store).await?;
@@ -286,15 +388,32 @@ struct KindQuery {
     page: Option<String>,
 }
 
-async fn posts_list(State(state): State<SharedState>, headers: HeaderMap, Query(q): Query<KindQuery>) -> Result<Response, WebError> {
+async fn posts_list(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Query(q): Query<KindQuery>,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     let kind = PostKind::parse(q.kind.as_deref().unwrap_or("post"))?;
-    let pg = q.page.as_deref().map(colloquy_core::Page::parse).transpose()?.unwrap_or(colloquy_core::Page::FIRST);
-    let (rows, total) = state.store.all_posts(kind.as_str(), 50, pg.offset(50)).await?;
+    let pg = q
+        .page
+        .as_deref()
+        .map(colloquy_core::Page::parse)
+        .transpose()?
+        .unwrap_or(colloquy_core::Page::FIRST);
+    let (rows, total) = state
+        .store
+        .all_posts(kind.as_str(), 50, pg.offset(50))
+        .await?;
     let rows = admin_rows(&state, &rows);
     let pages = ((total + 49) / 50).max(1);
-    page(&state, Some(&me), "admin/posts.html", StatusCode::OK,
-        minijinja::context! { posts => rows, kind => kind.as_str(), total, page => pg.number(), pages })
+    page(
+        &state,
+        Some(&me),
+        "admin/posts.html",
+        StatusCode::OK,
+        minijinja::context! { posts => rows, kind => kind.as_str(), total, page => pg.number(), pages },
+    )
 }
 
 /// What the editor shows: a post being written, with the values last entered.
@@ -313,24 +432,66 @@ struct EditorValues {
     url: Option<String>,
 }
 
-fn editor(state: &AppState, me: &CurrentUser, v: EditorValues, error: Option<String>, status: StatusCode) -> Result<Response, WebError> {
+fn editor(
+    state: &AppState,
+    me: &CurrentUser,
+    v: EditorValues,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let tz = state.settings().timezone.clone();
-    page(state, Some(me), "admin/editor.html", status, minijinja::context! { post => v, error, timezone => tz })
+    page(
+        state,
+        Some(me),
+        "admin/editor.html",
+        status,
+        minijinja::context! { post => v, error, timezone => tz },
+    )
 }
 
-async fn new_post_form(State(state): State<SharedState>, headers: HeaderMap, Query(q): Query<KindQuery>) -> Result<Response, WebError> {
+async fn new_post_form(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Query(q): Query<KindQuery>,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     me.require(me.role.can_write())?;
     let kind = PostKind::parse(q.kind.as_deref().unwrap_or("post"))?;
-    editor(&state, &me, EditorValues { kind: kind.as_str().into(), status: "draft".into(), ..Default::default() }, None, StatusCode::OK)
+    editor(
+        &state,
+        &me,
+        EditorValues {
+            kind: kind.as_str().into(),
+            status: "draft".into(),
+            ..Default::default()
+        },
+        None,
+        StatusCode::OK,
+    )
 }
 
-async fn edit_post_form(State(state): State<SharedState>, headers: HeaderMap, Path(id): Path<i64>) -> Result<Response, WebError> {
+async fn edit_post_form(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     let p = state.store.post_by_id(id).await?;
     me.require(me.role.can_edit_others() || (me.role.can_write() && p.author_id == me.user.id))?;
-    let terms = state.store.terms_of_posts(&[id]).await?.remove(&id).unwrap_or_default();
-    let join = |tax: &str| terms.iter().filter(|t| t.taxonomy == tax).map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ");
+    let terms = state
+        .store
+        .terms_of_posts(&[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let join = |tax: &str| {
+        terms
+            .iter()
+            .filter(|t| t.taxonomy == tax)
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let tz = state.settings().tz();
     let v = EditorValues {
         id: Some(p.id),
@@ -341,7 +502,10 @@ async fn edit_post_form(State(state): State<SharedState>, headers: HeaderMap, Pa
         tags: join("tag"),
         categories: join("category"),
         status: p.status.clone(),
-        publish_at_local: p.publish_at.map(|t| to_local_input(t, &tz)).unwrap_or_default(),
+        publish_at_local: p
+            .publish_at
+            .map(|t| to_local_input(t, &tz))
+            .unwrap_or_default(),
         featured_image: p.featured_image.clone(),
         url: (p.status == "published").then(|| post_path(&p.kind, &p.slug, p.publish_at, &tz)),
     };
@@ -349,28 +513,59 @@ async fn edit_post_form(State(state): State<SharedState>, headers: HeaderMap, Pa
 }
 
 fn to_local_input(ts: i64, tz: &jiff::tz::TimeZone) -> String {
-    jiff::Timestamp::from_second(ts).map(|t| t.to_zoned(tz.clone()).strftime("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default()
+    jiff::Timestamp::from_second(ts)
+        .map(|t| {
+            t.to_zoned(tz.clone())
+                .strftime("%Y-%m-%dT%H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 /// Reads a `datetime-local` value ("2026-11-25T20:00") as a time in the site's zone.
 fn from_local_input(s: &str, tz: &jiff::tz::TimeZone) -> Result<i64, Invalid> {
-    let dt: jiff::civil::DateTime = s.trim().parse().map_err(|_| Invalid::new("publish_at", "the publish time must look like 2026-11-25T20:00"))?;
-    dt.to_zoned(tz.clone()).map(|z| z.timestamp().as_second()).map_err(|_| Invalid::new("publish_at", "this time does not exist in the site's time zone"))
+    let dt: jiff::civil::DateTime = s.trim().parse().map_err(|_| {
+        Invalid::new(
+            "publish_at",
+            "the publish time must look like 2026-11-25T20:00",
+        )
+    })?;
+    dt.to_zoned(tz.clone())
+        .map(|z| z.timestamp().as_second())
+        .map_err(|_| {
+            Invalid::new(
+                "publish_at",
+                "this time does not exist in the site's time zone",
+            )
+        })
 }
 
 /// Collects a multipart form: text fields, and the bytes of the one file field allowed.
-async fn read_form(mut mp: Multipart, file_field: &str) -> Result<(HashMap<String, String>, Option<Vec<u8>>), WebError> {
+async fn read_form(
+    mut mp: Multipart,
+    file_field: &str,
+) -> Result<(HashMap<String, String>, Option<Vec<u8>>), WebError> {
     let mut fields = HashMap::new();
     let mut file = None;
-    while let Some(field) = mp.next_field().await.map_err(|e| WebError::BadRequest(format!("the form could not be read: {e}")))? {
+    while let Some(field) = mp
+        .next_field()
+        .await
+        .map_err(|e| WebError::BadRequest(format!("the form could not be read: {e}")))?
+    {
         let name = field.name().unwrap_or("").to_owned();
         if name == file_field {
-            let bytes = field.bytes().await.map_err(|e| WebError::BadRequest(format!("the upload could not be read: {e}")))?;
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| WebError::BadRequest(format!("the upload could not be read: {e}")))?;
             if !bytes.is_empty() {
                 file = Some(bytes.to_vec());
             }
         } else {
-            let text = field.text().await.map_err(|e| WebError::BadRequest(format!("the form could not be read: {e}")))?;
+            let text = field
+                .text()
+                .await
+                .map_err(|e| WebError::BadRequest(format!("the form could not be read: {e}")))?;
             fields.insert(name, text);
         }
     }
@@ -378,10 +573,18 @@ async fn read_form(mut mp: Multipart, file_field: &str) -> Result<(HashMap<Strin
 }
 
 fn split_terms(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
-async fn create_post(State(state): State<SharedState>, headers: HeaderMap, mp: Multipart) -> Result<Response, WebError> {
+async fn create_post(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    mp: Multipart,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     me.require(me.role.can_write())?;
     let (f, file) = read_form(mp, "featured_image").await?;
@@ -389,7 +592,12 @@ async fn create_post(State(state): State<SharedState>, headers: HeaderMap, mp: M
     save_from_form(&state, &me, None, f, file).await
 }
 
-async fn save_post(State(state): State<SharedState>, headers: HeaderMap, Path(id): Path<i64>, mp: Multipart) -> Result<Response, WebError> {
+async fn save_post(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    mp: Multipart,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     let (f, file) = read_form(mp, "featured_image").await?;
     me.check_csrf(f.get("csrf").map(String::as_str).unwrap_or(""))?;
@@ -407,10 +615,17 @@ async fn save_from_form(
 ) -> Result<Response, WebError> {
     let get = |k: &str| f.get(k).cloned().unwrap_or_default();
     let tz = state.settings().tz();
-    let kind_s = existing.as_ref().map(|p| p.kind.clone()).unwrap_or_else(|| get("kind"));
+    let kind_s = existing
+        .as_ref()
+        .map(|p| p.kind.clone())
+        .unwrap_or_else(|| get("kind"));
     let mut values = EditorValues {
         id: existing.as_ref().map(|p| p.id),
-        kind: if kind_s.is_empty() { "post".into() } else { kind_s.clone() },
+        kind: if kind_s.is_empty() {
+            "post".into()
+        } else {
+            kind_s.clone()
+        },
         title: get("title"),
         slug: get("slug"),
         body_markdown: get("body_markdown"),
@@ -424,8 +639,24 @@ async fn save_from_form(
     let featured = match file {
         Some(data) => match media::save_image(state, &data).await {
             Ok(name) => Some(name),
-            Err(WebError::Invalid(e)) => return editor(state, me, values, Some(e.message), StatusCode::UNPROCESSABLE_ENTITY),
-            Err(WebError::TooLarge) => return editor(state, me, values, Some("the image is larger than 5 MB".into()), StatusCode::PAYLOAD_TOO_LARGE),
+            Err(WebError::Invalid(e)) => {
+                return editor(
+                    state,
+                    me,
+                    values,
+                    Some(e.message),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+            }
+            Err(WebError::TooLarge) => {
+                return editor(
+                    state,
+                    me,
+                    values,
+                    Some("the image is larger than 5 MB".into()),
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                )
+            }
             Err(e) => return Err(e),
         },
         None => None,
@@ -442,13 +673,27 @@ async fn save_from_form(
             (Slug::parse(values.slug.trim())?, false)
         };
         if kind == PostKind::Page && RESERVED_PAGE_SLUGS.contains(&slug.as_str()) {
-            return Err(Invalid::new("slug", format!("{slug} is a reserved address; choose another slug")));
+            return Err(Invalid::new(
+                "slug",
+                format!("{slug} is a reserved address; choose another slug"),
+            ));
         }
         if values.body_markdown.len() > MAX_BODY_BYTES {
-            return Err(Invalid::new("body_markdown", "the body is larger than 1 MB"));
+            return Err(Invalid::new(
+                "body_markdown",
+                "the body is larger than 1 MB",
+            ));
         }
-        let status = PostStatus::parse(if values.status.is_empty() { "draft" } else { &values.status })?;
-        let at = if values.publish_at_local.trim().is_empty() { None } else { Some(from_local_input(&values.publish_at_local, &tz)?) };
+        let status = PostStatus::parse(if values.status.is_empty() {
+            "draft"
+        } else {
+            &values.status
+        })?;
+        let at = if values.publish_at_local.trim().is_empty() {
+            None
+        } else {
+            Some(from_local_input(&values.publish_at_local, &tz)?)
+        };
         let (status, at) = resolve_schedule(status, at, colloquy_store::now())?;
         let tags = term_inputs("tags", &split_terms(&values.tags))?;
         let cats = term_inputs("categories", &split_terms(&values.categories))?;
@@ -460,34 +705,46 @@ async fn save_from_form(
             if featured.is_some() {
                 values.featured_image = featured;
             }
-            return editor(state, me, values, Some(e.message), StatusCode::UNPROCESSABLE_ENTITY);
+            return editor(
+                state,
+                me,
+                values,
+                Some(e.message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
     };
     let (html, plain, excerpt) = body_parts(&values.body_markdown);
     let result = match &existing {
-        None => state
-            .store
-            .create_post(NewPost {
-                kind: kind.as_str().into(),
-                title: title.as_str().into(),
-                slug: slug.as_str().into(),
-                slug_was_derived: derived,
-                body_markdown: values.body_markdown.clone(),
-                body_html: html,
-                plain_text: plain,
-                excerpt,
-                status: status.as_str().into(),
-                publish_at: at,
-                author_id: me.user.id,
-                featured_image: featured,
-                tags,
-                categories: cats,
-            })
-            .await,
+        None => {
+            state
+                .store
+                .create_post(NewPost {
+                    kind: kind.as_str().into(),
+                    title: title.as_str().into(),
+                    slug: slug.as_str().into(),
+                    slug_was_derived: derived,
+                    body_markdown: values.body_markdown.clone(),
+                    body_html: html,
+                    plain_text: plain,
+                    excerpt,
+                    status: status.as_str().into(),
+                    publish_at: at,
+                    author_id: me.user.id,
+                    featured_image: featured,
+                    tags,
+                    categories: cats,
+                })
+                .await
+        }
         Some(p) => {
             let patch = PostPatch {
                 title: Some(title.as_str().into()),
-                slug: Some(if derived { p.slug.clone() } else { slug.as_str().into() }),
+                slug: Some(if derived {
+                    p.slug.clone()
+                } else {
+                    slug.as_str().into()
+                }),
                 body: Some((values.body_markdown.clone(), html, plain, excerpt)),
                 status: Some(status.as_str().into()),
                 publish_at: Some(at),
@@ -508,7 +765,12 @@ async fn save_from_form(
     }
 }
 
-async fn delete_post(State(state): State<SharedState>, headers: HeaderMap, Path(id): Path<i64>, Form(f): Form<CsrfOnly>) -> Result<Response, WebError> {
+async fn delete_post(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     me.check_csrf(&f.csrf)?;
     let p = state.store.post_by_id(id).await?;
@@ -524,14 +786,24 @@ struct PreviewBody {
 }
 
 /// The editor's live preview: the same renderer and sanitiser as the published page.
-async fn preview(State(state): State<SharedState>, headers: HeaderMap, Json(b): Json<PreviewBody>) -> Result<Response, WebError> {
+async fn preview(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Json(b): Json<PreviewBody>,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
-    let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let token = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     me.check_csrf(token)?;
     if b.markdown.len() > MAX_BODY_BYTES {
         return Err(WebError::TooLarge);
     }
-    Ok(Json(serde_json::json!({ "html": colloquy_core::markdown::render(&b.markdown) })).into_response())
+    Ok(
+        Json(serde_json::json!({ "html": colloquy_core::markdown::render(&b.markdown) }))
+            .into_response(),
+    )
 }
 
 // ---- tags and categories -------------------------------------------------------------
@@ -544,12 +816,28 @@ fn taxonomy(s: &str) -> Result<&'static str, WebError> {
     }
 }
 
-async fn terms_view(state: &AppState, me: &CurrentUser, tax: &str, error: Option<String>, status: StatusCode) -> Result<Response, WebError> {
+async fn terms_view(
+    state: &AppState,
+    me: &CurrentUser,
+    tax: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let terms = state.store.terms(tax).await?;
-    page(state, Some(me), "admin/terms.html", status, minijinja::context! { taxonomy => tax, terms, error })
+    page(
+        state,
+        Some(me),
+        "admin/terms.html",
+        status,
+        minijinja::context! { taxonomy => tax, terms, error },
+    )
 }
 
-async fn terms_page(State(state): State<SharedState>, headers: HeaderMap, Path(tax): Path<String>) -> Result<Response, WebError> {
+async fn terms_page(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(tax): Path<String>,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     let tax = taxonomy(&tax)?;
     terms_view(&state, &me, tax, None, StatusCode::OK).await
@@ -565,7 +853,12 @@ struct TermForm {
     parent_id: Option<String>,
 }
 
-async fn save_term(State(state): State<SharedState>, headers: HeaderMap, Path(tax): Path<String>, Form(f): Form<TermForm>) -> Result<Response, WebError> {
+async fn save_term(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(tax): Path<String>,
+    Form(f): Form<TermForm>,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     me.check_csrf(&f.csrf)?;
     me.require(me.role.can_edit_others())?;
@@ -578,27 +871,68 @@ async fn save_term(State(state): State<SharedState>, headers: HeaderMap, Path(ta
         };
         let description = f.description.clone().unwrap_or_default();
         if description.chars().count() > 2000 {
-            return Err(Invalid::new("description", "the description is longer than 2,000 characters"));
+            return Err(Invalid::new(
+                "description",
+                "the description is longer than 2,000 characters",
+            ));
         }
-        let id = f.id.as_deref().filter(|s| !s.is_empty()).map(|s| s.parse::<i64>().map_err(|_| Invalid::new("id", "bad id"))).transpose()?;
-        let parent = f.parent_id.as_deref().filter(|s| !s.is_empty()).map(|s| s.parse::<i64>().map_err(|_| Invalid::new("parent_id", "bad parent"))).transpose()?;
-        Ok((id, name, slug, description, if tax == "category" { parent } else { None }))
+        let id =
+            f.id.as_deref()
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse::<i64>().map_err(|_| Invalid::new("id", "bad id")))
+                .transpose()?;
+        let parent = f
+            .parent_id
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<i64>()
+                    .map_err(|_| Invalid::new("parent_id", "bad parent"))
+            })
+            .transpose()?;
+        Ok((
+            id,
+            name,
+            slug,
+            description,
+            if tax == "category" { parent } else { None },
+        ))
     })();
     let (id, name, slug, description, parent) = match checked {
         Ok(v) => v,
-        Err(e) => return terms_view(&state, &me, tax, Some(e.message), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(e) => {
+            return terms_view(
+                &state,
+                &me,
+                tax,
+                Some(e.message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     };
-    match state.store.save_term(id, tax, &name, slug.as_str(), &description, parent).await {
+    match state
+        .store
+        .save_term(id, tax, &name, slug.as_str(), &description, parent)
+        .await
+    {
         Ok(_) => {
             state.content_changed().await;
             Ok(Redirect::to(&format!("/admin/terms/{tax}")).into_response())
         }
-        Err(StoreError::Conflict(m)) => terms_view(&state, &me, tax, Some(m), StatusCode::CONFLICT).await,
+        Err(StoreError::Conflict(m)) => {
+            terms_view(&state, &me, tax, Some(m), StatusCode::CONFLICT).await
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-async fn delete_term(State(state): State<SharedState>, headers: HeaderMap, Path((tax, id)): Path<(String, i64)>, Form(f): Form<CsrfOnly>) -> Result<Response, WebError> {
+async fn delete_term(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path((tax, id)): Path<(String, i64)>,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     me.check_csrf(&f.csrf)?;
     me.require(me.role.can_edit_others())?;
@@ -610,12 +944,26 @@ async fn delete_term(State(state): State<SharedState>, headers: HeaderMap, Path(
 
 // ---- users ---------------------------------------------------------------------------
 
-async fn users_view(state: &AppState, me: &CurrentUser, error: Option<String>, status: StatusCode) -> Result<Response, WebError> {
+async fn users_view(
+    state: &AppState,
+    me: &CurrentUser,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let users = state.store.list_users().await?;
-    page(state, Some(me), "admin/users.html", status, minijinja::context! { users, error })
+    page(
+        state,
+        Some(me),
+        "admin/users.html",
+        status,
+        minijinja::context! { users, error },
+    )
 }
 
-async fn users_page(State(state): State<SharedState>, headers: HeaderMap) -> Result<Response, WebError> {
+async fn users_page(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     me.require(me.role.can_administer())?;
     users_view(&state, &me, None, StatusCode::OK).await
@@ -630,7 +978,11 @@ struct AddUserForm {
     password: String,
 }
 
-async fn add_user(State(state): State<SharedState>, headers: HeaderMap, Form(f): Form<AddUserForm>) -> Result<Response, WebError> {
+async fn add_user(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(f): Form<AddUserForm>,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     me.check_csrf(&f.csrf)?;
     me.require(me.role.can_administer())?;
@@ -644,27 +996,64 @@ async fn add_user(State(state): State<SharedState>, headers: HeaderMap, Form(f):
     })();
     let (name, email, role, slug) = match checked {
         Ok(v) => v,
-        Err(e) => return users_view(&state, &me, Some(e.message), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(e) => {
+            return users_view(
+                &state,
+                &me,
+                Some(e.message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     };
     let hash = auth::hash_password(&f.password)?;
-    match state.store.create_user(NewUser { email: email.as_str(), name: &name, slug: slug.as_str(), role: role.as_str(), password_hash: Some(&hash), bio_markdown: "", bio_html: "" }).await {
+    match state
+        .store
+        .create_user(NewUser {
+            email: email.as_str(),
+            name: &name,
+            slug: slug.as_str(),
+            role: role.as_str(),
+            password_hash: Some(&hash),
+            bio_markdown: "",
+            bio_html: "",
+        })
+        .await
+    {
         Ok(_) => {
             state.content_changed().await;
             Ok(Redirect::to("/admin/users").into_response())
         }
-        Err(StoreError::Conflict(m)) => users_view(&state, &me, Some(m), StatusCode::CONFLICT).await,
+        Err(StoreError::Conflict(m)) => {
+            users_view(&state, &me, Some(m), StatusCode::CONFLICT).await
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-async fn user_form(State(state): State<SharedState>, headers: HeaderMap, Path(id): Path<i64>) -> Result<Response, WebError> {
+async fn user_form(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     me.require(me.role.can_administer() || me.user.id == id)?;
     let user = state.store.user_by_id(id).await?;
-    page(&state, Some(&me), "admin/user_edit.html", StatusCode::OK, minijinja::context! { user, avatar => crate::render::avatar_url(&user.slug, user.avatar_file.as_deref()) })
+    page(
+        &state,
+        Some(&me),
+        "admin/user_edit.html",
+        StatusCode::OK,
+        minijinja::context! { user, avatar => crate::render::avatar_url(&user.slug, user.avatar_file.as_deref()) },
+    )
 }
 
-async fn save_user(State(state): State<SharedState>, headers: HeaderMap, Path(id): Path<i64>, mp: Multipart) -> Result<Response, WebError> {
+async fn save_user(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    mp: Multipart,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     let (f, file) = read_form(mp, "avatar").await?;
     me.check_csrf(f.get("csrf").map(String::as_str).unwrap_or(""))?;
@@ -674,15 +1063,28 @@ async fn save_user(State(state): State<SharedState>, headers: HeaderMap, Path(id
     let checked = (|| -> Result<_, Invalid> {
         let name = parse_display_name(&get("name"))?;
         // Only admins change roles; nobody demotes the account they are using.
-        let role = if me.role.can_administer() && me.user.id != id { Role::parse(&get("role"))? } else { Role::parse(&user.role)? };
+        let role = if me.role.can_administer() && me.user.id != id {
+            Role::parse(&get("role"))?
+        } else {
+            Role::parse(&user.role)?
+        };
         let bio = get("bio_markdown");
         if bio.chars().count() > 5000 {
-            return Err(Invalid::new("bio_markdown", "the bio is longer than 5,000 characters"));
+            return Err(Invalid::new(
+                "bio_markdown",
+                "the bio is longer than 5,000 characters",
+            ));
         }
         Ok((name, role, bio))
     })();
     let fail = |msg: String, status| {
-        page(&state, Some(&me), "admin/user_edit.html", status, minijinja::context! { user => &user, error => msg, avatar => crate::render::avatar_url(&user.slug, user.avatar_file.as_deref()) })
+        page(
+            &state,
+            Some(&me),
+            "admin/user_edit.html",
+            status,
+            minijinja::context! { user => &user, error => msg, avatar => crate::render::avatar_url(&user.slug, user.avatar_file.as_deref()) },
+        )
     };
     let (name, role, bio) = match checked {
         Ok(v) => v,
@@ -695,17 +1097,35 @@ async fn save_user(State(state): State<SharedState>, headers: HeaderMap, Path(id
             Err(e) => return Err(e),
         }
     }
-    state.store.update_user_profile(id, &name, role.as_str(), &bio, &colloquy_core::markdown::render(&bio)).await?;
+    state
+        .store
+        .update_user_profile(
+            id,
+            &name,
+            role.as_str(),
+            &bio,
+            &colloquy_core::markdown::render(&bio),
+        )
+        .await?;
     state.content_changed().await;
     Ok(Redirect::to(&format!("/admin/users/{id}?saved=1")).into_response())
 }
 
 // ---- settings and jobs ---------------------------------------------------------------
 
-async fn settings_form(State(state): State<SharedState>, headers: HeaderMap) -> Result<Response, WebError> {
+async fn settings_form(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     me.require(me.role.can_administer())?;
-    page(&state, Some(&me), "admin/settings.html", StatusCode::OK, minijinja::context! { values => state.settings() })
+    page(
+        &state,
+        Some(&me),
+        "admin/settings.html",
+        StatusCode::OK,
+        minijinja::context! { values => state.settings() },
+    )
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -719,24 +1139,50 @@ struct SettingsForm {
     posts_per_page: String,
 }
 
-async fn save_settings(State(state): State<SharedState>, headers: HeaderMap, Form(f): Form<SettingsForm>) -> Result<Response, WebError> {
+async fn save_settings(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(f): Form<SettingsForm>,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     me.check_csrf(&f.csrf)?;
     me.require(me.role.can_administer())?;
-    match Settings::parse(&f.title, &f.tagline, &f.description, &f.timezone, &f.language, &f.posts_per_page) {
+    match Settings::parse(
+        &f.title,
+        &f.tagline,
+        &f.description,
+        &f.timezone,
+        &f.language,
+        &f.posts_per_page,
+    ) {
         Ok(s) => {
             s.save(&state.store).await?;
             state.content_changed().await;
             Ok(Redirect::to("/admin/settings?saved=1").into_response())
         }
-        Err(e) => page(&state, Some(&me), "admin/settings.html", StatusCode::UNPROCESSABLE_ENTITY, minijinja::context! { values => f, error => e.message, field => e.field }),
+        Err(e) => page(
+            &state,
+            Some(&me),
+            "admin/settings.html",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            minijinja::context! { values => f, error => e.message, field => e.field },
+        ),
     }
 }
 
-async fn jobs_page(State(state): State<SharedState>, headers: HeaderMap) -> Result<Response, WebError> {
+async fn jobs_page(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     me.require(me.role.can_administer())?;
     let stats = state.store.job_stats().await?;
     let dead: Vec<_> = state.store.dead_jobs().await?.into_iter().map(|j| minijinja::context! { id => j.id, kind => j.kind, attempts => j.attempts, last_error => j.last_error, run_at => iso(j.run_at) }).collect();
-    page(&state, Some(&me), "admin/jobs.html", StatusCode::OK, minijinja::context! { stats, dead })
+    page(
+        &state,
+        Some(&me),
+        "admin/jobs.html",
+        StatusCode::OK,
+        minijinja::context! { stats, dead },
+    )
 }

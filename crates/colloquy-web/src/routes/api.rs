@@ -21,7 +21,10 @@ pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/posts", get(list_posts).post(create_post))
-        .route("/api/v1/posts/{id}", get(get_post).patch(update_post).delete(delete_post))
+        .route(
+            "/api/v1/posts/{id}",
+            get(get_post).patch(update_post).delete(delete_post),
+        )
 }
 
 #[derive(OpenApi)]
@@ -136,21 +139,44 @@ pub struct ErrorBody {
 }
 
 /// Parses a JSON body ourselves so a malformed one gets our error format with serde's reason.
-fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, WebError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+fn parse_json<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, WebError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !ct.starts_with("application/json") {
-        return Err(WebError::BadRequest("send the body as JSON with Content-Type: application/json".into()));
+        return Err(WebError::BadRequest(
+            "send the body as JSON with Content-Type: application/json".into(),
+        ));
     }
-    serde_json::from_slice(body).map_err(|e| WebError::BadRequest(format!("the JSON body is not valid: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| WebError::BadRequest(format!("the JSON body is not valid: {e}")))
 }
 
 fn parse_id(s: &str) -> Result<i64, WebError> {
-    s.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| WebError::BadRequest(format!("{s:?} is not a post id")))
+    s.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| WebError::BadRequest(format!("{s:?} is not a post id")))
 }
 
 async fn post_json(state: &AppState, p: &PostRow) -> Result<PostJson, WebError> {
-    let terms = state.store.terms_of_posts(&[p.id]).await?.remove(&p.id).unwrap_or_default();
-    let names = |tax: &str| terms.iter().filter(|t| t.taxonomy == tax).map(|t| t.name.clone()).collect();
+    let terms = state
+        .store
+        .terms_of_posts(&[p.id])
+        .await?
+        .remove(&p.id)
+        .unwrap_or_default();
+    let names = |tax: &str| {
+        terms
+            .iter()
+            .filter(|t| t.taxonomy == tax)
+            .map(|t| t.name.clone())
+            .collect()
+    };
     let tz = state.settings().tz();
     let base = &state.config.base_url;
     Ok(PostJson {
@@ -168,13 +194,20 @@ async fn post_json(state: &AppState, p: &PostRow) -> Result<PostJson, WebError> 
         excerpt: p.excerpt.clone(),
         tags: names("tag"),
         categories: names("category"),
-        author: AuthorJson { id: p.author_id, name: p.author_name.clone(), url: format!("{base}/author/{}/", p.author_slug) },
+        author: AuthorJson {
+            id: p.author_id,
+            name: p.author_name.clone(),
+            url: format!("{base}/author/{}/", p.author_slug),
+        },
     })
 }
 
 fn check_body(md: &str) -> Result<(), Invalid> {
     if md.len() > MAX_BODY_BYTES {
-        return Err(Invalid::new("body_markdown", "the body is larger than 1 MB"));
+        return Err(Invalid::new(
+            "body_markdown",
+            "the body is larger than 1 MB",
+        ));
     }
     Ok(())
 }
@@ -192,7 +225,11 @@ fn may_edit(user: &UserRow, role: Role, p: &PostRow) -> Result<(), WebError> {
     responses((status = 201, body = PostJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn create_post(State(state): State<SharedState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn create_post(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let (user, role) = api_user(&state, &headers).await?;
     if !role.can_write() {
         return Err(WebError::Forbidden("your role may not write posts".into()).into());
@@ -207,12 +244,21 @@ async fn create_post(State(state): State<SharedState>, headers: HeaderMap, body:
         Some(s) => (Slug::parse(s)?, false),
         None => (Slug::from_title(title.as_str())?, true),
     };
-    if kind == PostKind::Page && crate::routes::admin::RESERVED_PAGE_SLUGS.contains(&slug.as_str()) {
-        return Err(WebError::Invalid(Invalid::new("slug", format!("{slug} is a reserved address"))).into());
+    if kind == PostKind::Page && crate::routes::admin::RESERVED_PAGE_SLUGS.contains(&slug.as_str())
+    {
+        return Err(WebError::Invalid(Invalid::new(
+            "slug",
+            format!("{slug} is a reserved address"),
+        ))
+        .into());
     }
     check_body(&input.body_markdown)?;
     let status = PostStatus::parse(&input.status)?;
-    let at = input.publish_at.as_deref().map(|s| parse_timestamp("publish_at", s)).transpose()?;
+    let at = input
+        .publish_at
+        .as_deref()
+        .map(|s| parse_timestamp("publish_at", s))
+        .transpose()?;
     let (status, at) = resolve_schedule(status, at, colloquy_store::now())?;
     let tags = term_inputs("tags", &input.tags)?;
     let categories = term_inputs("categories", &input.categories)?;
@@ -240,7 +286,12 @@ async fn create_post(State(state): State<SharedState>, headers: HeaderMap, body:
     let p = state.store.post_by_id(id).await?;
     let json = post_json(&state, &p).await?;
     let location = format!("/api/v1/posts/{id}");
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(json)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(json),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -255,30 +306,55 @@ struct ListQuery {
     params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query), ("kind" = Option<String>, Query)),
     responses((status = 200, body = PostList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_posts(State(state): State<SharedState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Result<Json<PostList>, ApiError> {
+async fn list_posts(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<PostList>, ApiError> {
     let (_, role) = api_user(&state, &headers).await?;
     if !role.can_write() {
         return Err(WebError::Forbidden("your role may not list drafts".into()).into());
     }
-    let page = q.page.as_deref().map(Page::parse).transpose()?.unwrap_or(Page::FIRST);
+    let page = q
+        .page
+        .as_deref()
+        .map(Page::parse)
+        .transpose()?
+        .unwrap_or(Page::FIRST);
     let per_page: u32 = match q.per_page.as_deref() {
         None => 20,
-        Some(s) => s.parse().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| Invalid::new("per_page", "per_page must be from 1 to 100"))?,
+        Some(s) => s
+            .parse()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| Invalid::new("per_page", "per_page must be from 1 to 100"))?,
     };
     let kind = PostKind::parse(q.kind.as_deref().unwrap_or("post"))?;
-    let (rows, total) = state.store.all_posts(kind.as_str(), per_page as i64, page.offset(per_page)).await?;
+    let (rows, total) = state
+        .store
+        .all_posts(kind.as_str(), per_page as i64, page.offset(per_page))
+        .await?;
     let mut items = Vec::with_capacity(rows.len());
     for r in &rows {
         let full = state.store.post_by_id(r.id).await?;
         items.push(post_json(&state, &full).await?);
     }
-    Ok(Json(PostList { items, page: page.number(), per_page, total }))
+    Ok(Json(PostList {
+        items,
+        page: page.number(),
+        per_page,
+        total,
+    }))
 }
 
 /// One post by id.
 #[utoipa::path(get, path = "/api/v1/posts/{id}", params(("id" = i64, Path)),
     responses((status = 200, body = PostJson), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn get_post(State(state): State<SharedState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<PostJson>, ApiError> {
+async fn get_post(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<PostJson>, ApiError> {
     let (_, role) = api_user(&state, &headers).await?;
     let id = parse_id(&id)?;
     let p = state.store.post_by_id(id).await?;
@@ -292,7 +368,12 @@ async fn get_post(State(state): State<SharedState>, headers: HeaderMap, Path(id)
 #[utoipa::path(patch, path = "/api/v1/posts/{id}", params(("id" = i64, Path)), request_body = PostUpdate,
     responses((status = 200, body = PostJson), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn update_post(State(state): State<SharedState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Result<Json<PostJson>, ApiError> {
+async fn update_post(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<PostJson>, ApiError> {
     let (user, role) = api_user(&state, &headers).await?;
     let id = parse_id(&id)?;
     let input: PostUpdate = parse_json(&headers, &body)?;
@@ -338,7 +419,11 @@ async fn update_post(State(state): State<SharedState>, headers: HeaderMap, Path(
 /// Deletes a post.
 #[utoipa::path(delete, path = "/api/v1/posts/{id}", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn delete_post(State(state): State<SharedState>, headers: HeaderMap, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_post(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let (user, role) = api_user(&state, &headers).await?;
     let id = parse_id(&id)?;
     let cur = state.store.post_by_id(id).await?;

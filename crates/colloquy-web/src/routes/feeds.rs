@@ -19,9 +19,19 @@ pub async fn atom(state: &SharedState, lm: i64) -> Result<Rendered, WebError> {
     feed_xml(state, lm, "atom.xml", "application/atom+xml; charset=utf-8").await
 }
 
-async fn feed_xml(state: &SharedState, lm: i64, template: &str, ct: &'static str) -> Result<Rendered, WebError> {
-    let (posts, _) = state.store.published_posts(&ListFilter::All, FEED_ITEMS, 0).await?;
-    let full: Vec<_> = futures_util::future::try_join_all(posts.iter().map(|p| state.store.post_by_id(p.id))).await?;
+async fn feed_xml(
+    state: &SharedState,
+    lm: i64,
+    template: &str,
+    ct: &'static str,
+) -> Result<Rendered, WebError> {
+    let (posts, _) = state
+        .store
+        .published_posts(&ListFilter::All, FEED_ITEMS, 0)
+        .await?;
+    let full: Vec<_> =
+        futures_util::future::try_join_all(posts.iter().map(|p| state.store.post_by_id(p.id)))
+            .await?;
     let views = views_with_terms(state, &full).await?;
     let xml = state.templates.render(
         template,
@@ -37,8 +47,13 @@ async fn feed_xml(state: &SharedState, lm: i64, template: &str, ct: &'static str
 }
 
 pub async fn json(state: &SharedState, lm: i64) -> Result<Rendered, WebError> {
-    let (posts, _) = state.store.published_posts(&ListFilter::All, FEED_ITEMS, 0).await?;
-    let full: Vec<_> = futures_util::future::try_join_all(posts.iter().map(|p| state.store.post_by_id(p.id))).await?;
+    let (posts, _) = state
+        .store
+        .published_posts(&ListFilter::All, FEED_ITEMS, 0)
+        .await?;
+    let full: Vec<_> =
+        futures_util::future::try_join_all(posts.iter().map(|p| state.store.post_by_id(p.id)))
+            .await?;
     let views = views_with_terms(state, &full).await?;
     let s = state.settings();
     let base = &state.config.base_url;
@@ -75,12 +90,20 @@ pub async fn json(state: &SharedState, lm: i64) -> Result<Rendered, WebError> {
         "items": items,
     });
     let body = serde_json::to_string(&feed).map_err(anyhow::Error::from)?;
-    Ok(Rendered::new(StatusCode::OK, "application/feed+json; charset=utf-8", body, lm))
+    Ok(Rendered::new(
+        StatusCode::OK,
+        "application/feed+json; charset=utf-8",
+        body,
+        lm,
+    ))
 }
 
 pub async fn sitemap(state: &SharedState, lm: i64) -> Result<Rendered, WebError> {
     // A sitemap holds at most 50,000 URLs; a larger site would need an index (not yet).
-    let (posts, _) = state.store.published_posts(&ListFilter::All, 49_000, 0).await?;
+    let (posts, _) = state
+        .store
+        .published_posts(&ListFilter::All, 49_000, 0)
+        .await?;
     let pages = state.store.published_pages().await?;
     let tz = state.settings().tz();
     let base = &state.config.base_url;
@@ -89,6 +112,13 @@ pub async fn sitemap(state: &SharedState, lm: i64) -> Result<Rendered, WebError>
         let path = crate::render::post_path(&p.kind, &p.slug, p.publish_at, &tz);
         urls.push((format!("{base}{path}"), iso(p.updated_at)));
     }
-    let xml = state.templates.render("sitemap.xml", minijinja::context! { urls })?;
-    Ok(Rendered::new(StatusCode::OK, "application/xml; charset=utf-8", xml, lm))
+    let xml = state
+        .templates
+        .render("sitemap.xml", minijinja::context! { urls })?;
+    Ok(Rendered::new(
+        StatusCode::OK,
+        "application/xml; charset=utf-8",
+        xml,
+        lm,
+    ))
 }

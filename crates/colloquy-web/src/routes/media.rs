@@ -30,24 +30,35 @@ pub async fn save_image(state: &SharedState, data: &[u8]) -> Result<String, WebE
         return Err(WebError::TooLarge);
     }
     let (ext, _) = sniff_image(data).ok_or_else(|| {
-        WebError::Invalid(colloquy_core::Invalid::new("image", "the file is not a PNG, JPEG, GIF or WebP image"))
+        WebError::Invalid(colloquy_core::Invalid::new(
+            "image",
+            "the file is not a PNG, JPEG, GIF or WebP image",
+        ))
     })?;
     let name = format!("{}.{ext}", hex::encode(&Sha256::digest(data)[..16]));
     let dir = state.config.data_dir.join("uploads");
     let path = dir.join(&name);
     if !path.exists() {
         let tmp = dir.join(format!(".{name}.tmp"));
-        tokio::fs::write(&tmp, data).await.map_err(anyhow::Error::from)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(anyhow::Error::from)?;
+        tokio::fs::write(&tmp, data)
+            .await
+            .map_err(anyhow::Error::from)?;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(anyhow::Error::from)?;
     }
     Ok(name)
 }
 
-pub async fn upload(State(state): State<SharedState>, Path(name): Path<String>) -> Result<Response, WebError> {
+pub async fn upload(
+    State(state): State<SharedState>,
+    Path(name): Path<String>,
+) -> Result<Response, WebError> {
     // Names are ours (hex + extension): anything else, including "..", is not a file we made.
     let ok = name.len() < 80
         && name.split_once('.').is_some_and(|(stem, ext)| {
-            stem.chars().all(|c| c.is_ascii_hexdigit()) && ["png", "jpg", "gif", "webp"].contains(&ext)
+            stem.chars().all(|c| c.is_ascii_hexdigit())
+                && ["png", "jpg", "gif", "webp"].contains(&ext)
         });
     if !ok {
         return Err(WebError::NotFound);
@@ -55,19 +66,30 @@ pub async fn upload(State(state): State<SharedState>, Path(name): Path<String>) 
     let data = tokio::fs::read(state.config.data_dir.join("uploads").join(&name))
         .await
         .map_err(|_| WebError::NotFound)?;
-    let ct = sniff_image(&data).map(|(_, ct)| ct).unwrap_or("application/octet-stream");
+    let ct = sniff_image(&data)
+        .map(|(_, ct)| ct)
+        .unwrap_or("application/octet-stream");
     Ok((
-        [(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")],
+        [
+            (header::CONTENT_TYPE, ct),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
         data,
     )
         .into_response())
 }
 
-pub async fn avatar(State(state): State<SharedState>, Path(name): Path<String>) -> Result<Response, WebError> {
+pub async fn avatar(
+    State(state): State<SharedState>,
+    Path(name): Path<String>,
+) -> Result<Response, WebError> {
     let slug = name.strip_suffix(".svg").ok_or(WebError::NotFound)?;
     let user = state.store.user_by_slug(slug).await?;
     Ok((
-        [(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
         colloquy_core::avatar::identicon_svg(&user.email),
     )
         .into_response())

@@ -52,9 +52,15 @@ pub fn parse_path(path: &str) -> Result<(Route, Page), Result<bool, WebError>> {
         segs.truncate(segs.len() - 2);
     }
     let num = |s: &str, digits: usize| -> Option<i64> {
-        (s.len() == digits && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+        (s.len() == digits && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
     };
-    let slug = |s: &str| Slug::parse(s).map(|s| s.as_str().to_owned()).map_err(|_| Ok(false));
+    let slug = |s: &str| {
+        Slug::parse(s)
+            .map(|s| s.as_str().to_owned())
+            .map_err(|_| Ok(false))
+    };
     let route = match segs.as_slice() {
         [] => Route::Home,
         ["feed"] | ["feed", "rss2"] | ["feed", "rss"] => Route::Rss,
@@ -75,7 +81,12 @@ pub fn parse_path(path: &str) -> Result<(Route, Page), Result<bool, WebError>> {
             _ => return Err(Ok(false)),
         },
         [y, m, d, s] => match (num(y, 4), num(m, 2), num(d, 2)) {
-            (Some(y), Some(m), Some(d)) => Route::Post { y: y as i16, m: m as i8, d: d as i8, slug: slug(s)? },
+            (Some(y), Some(m), Some(d)) => Route::Post {
+                y: y as i16,
+                m: m as i8,
+                d: d as i8,
+                slug: slug(s)?,
+            },
             _ => return Err(Ok(false)),
         },
         [s] => Route::Page(slug(s)?),
@@ -84,9 +95,19 @@ pub fn parse_path(path: &str) -> Result<(Route, Page), Result<bool, WebError>> {
     Ok((route, page))
 }
 
-pub async fn dispatch(State(state): State<SharedState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn dispatch(
+    State(state): State<SharedState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if method != Method::GET && method != Method::HEAD {
-        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD")], "method not allowed").into_response();
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, HEAD")],
+            "method not allowed",
+        )
+            .into_response();
     }
     let path = uri.path();
     if path.starts_with("/api/") {
@@ -177,12 +198,26 @@ async fn frame(state: &AppState, meta: Meta) -> Result<Frame, WebError> {
         .published_pages()
         .await?
         .into_iter()
-        .map(|p| Link { url: format!("/{}/", p.slug), name: p.title })
+        .map(|p| Link {
+            url: format!("/{}/", p.slug),
+            name: p.title,
+        })
         .collect();
-    Ok(Frame { site: state.settings(), base_url: state.config.base_url.clone(), nav, meta, search_query: String::new() })
+    Ok(Frame {
+        site: state.settings(),
+        base_url: state.config.base_url.clone(),
+        nav,
+        meta,
+        search_query: String::new(),
+    })
 }
 
-async fn render_route(state: &SharedState, route: &Route, page: Page, uri: &Uri) -> Result<Rendered, WebError> {
+async fn render_route(
+    state: &SharedState,
+    route: &Route,
+    page: Page,
+    uri: &Uri,
+) -> Result<Rendered, WebError> {
     let settings = state.settings();
     let tz = settings.tz();
     let per_page = settings.posts_per_page as i64;
@@ -195,42 +230,100 @@ async fn render_route(state: &SharedState, route: &Route, page: Page, uri: &Uri)
         Route::Sitemap => return feeds::sitemap(state, lm).await,
         Route::Robots => {
             let body = format!("User-agent: *\nDisallow: /admin/\nDisallow: /api/\nDisallow: /search/\n\nSitemap: {base}/sitemap.xml\n");
-            return Ok(Rendered::new(StatusCode::OK, "text/plain; charset=utf-8", body, lm));
+            return Ok(Rendered::new(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                body,
+                lm,
+            ));
         }
-        Route::Post { y, m, d, slug } => return post_page(state, "post", slug, Some((*y, *m, *d))).await,
+        Route::Post { y, m, d, slug } => {
+            return post_page(state, "post", slug, Some((*y, *m, *d))).await
+        }
         Route::Page(slug) => return post_page(state, "page", slug, None).await,
         _ => {}
     }
     // Listings.
-    let (heading, description, filter, path_base, empty_is_404): (String, String, ListFilter, String, bool) = match route {
-        Route::Home => (String::new(), settings.description.clone(), ListFilter::All, "/".into(), false),
+    let (heading, description, filter, path_base, empty_is_404): (
+        String,
+        String,
+        ListFilter,
+        String,
+        bool,
+    ) = match route {
+        Route::Home => (
+            String::new(),
+            settings.description.clone(),
+            ListFilter::All,
+            "/".into(),
+            false,
+        ),
         Route::Tag(s) => {
             let t = state.store.term_by_slug("tag", s).await?;
-            (format!("Tag: {}", t.name), t.description.clone(), ListFilter::Terms(vec![t.id]), format!("/tag/{s}/"), false)
+            (
+                format!("Tag: {}", t.name),
+                t.description.clone(),
+                ListFilter::Terms(vec![t.id]),
+                format!("/tag/{s}/"),
+                false,
+            )
         }
         Route::Category(s) => {
             let t = state.store.term_by_slug("category", s).await?;
             let ids = state.store.term_with_descendants(t.id).await?;
             let path = uri.path().split("/page/").next().unwrap_or("/").to_owned();
-            (format!("Category: {}", t.name), t.description.clone(), ListFilter::Terms(ids), path, false)
+            (
+                format!("Category: {}", t.name),
+                t.description.clone(),
+                ListFilter::Terms(ids),
+                path,
+                false,
+            )
         }
         Route::Author(s) => {
             let u = state.store.user_by_slug(s).await?;
-            (format!("Posts by {}", u.name), String::new(), ListFilter::Author(u.id), format!("/author/{s}/"), false)
+            (
+                format!("Posts by {}", u.name),
+                String::new(),
+                ListFilter::Author(u.id),
+                format!("/author/{s}/"),
+                false,
+            )
         }
         Route::Year(y) => {
             let (a, b) = span(&tz, *y, 1, 1, Unit::Year)?;
-            (format!("Posts from {y}"), String::new(), ListFilter::Between(a, b), format!("/{y:04}/"), true)
+            (
+                format!("Posts from {y}"),
+                String::new(),
+                ListFilter::Between(a, b),
+                format!("/{y:04}/"),
+                true,
+            )
         }
         Route::Month(y, m) => {
             let (a, b) = span(&tz, *y, *m, 1, Unit::Month)?;
             let name = jiff::civil::date(*y, *m, 1).strftime("%B %Y").to_string();
-            (format!("Posts from {name}"), String::new(), ListFilter::Between(a, b), format!("/{y:04}/{m:02}/"), true)
+            (
+                format!("Posts from {name}"),
+                String::new(),
+                ListFilter::Between(a, b),
+                format!("/{y:04}/{m:02}/"),
+                true,
+            )
         }
         Route::Day(y, m, d) => {
             let (a, b) = span(&tz, *y, *m, *d, Unit::Day)?;
-            let name = jiff::civil::Date::new(*y, *m, *d).map_err(|_| WebError::NotFound)?.strftime("%-d %B %Y").to_string();
-            (format!("Posts from {name}"), String::new(), ListFilter::Between(a, b), format!("/{y:04}/{m:02}/{d:02}/"), true)
+            let name = jiff::civil::Date::new(*y, *m, *d)
+                .map_err(|_| WebError::NotFound)?
+                .strftime("%-d %B %Y")
+                .to_string();
+            (
+                format!("Posts from {name}"),
+                String::new(),
+                ListFilter::Between(a, b),
+                format!("/{y:04}/{m:02}/{d:02}/"),
+                true,
+            )
         }
         Route::Search => {
             let q = query_param(uri, "q").unwrap_or_default();
@@ -239,21 +332,47 @@ async fn render_route(state: &SharedState, route: &Route, page: Page, uri: &Uri)
         }
         _ => return Err(WebError::NotFound),
     };
-    let (posts, total) = state.store.published_posts(&filter, per_page, page.offset(per_page as u32)).await?;
+    let (posts, total) = state
+        .store
+        .published_posts(&filter, per_page, page.offset(per_page as u32))
+        .await?;
     if posts.is_empty() && (page != Page::FIRST || empty_is_404) {
         return Err(WebError::NotFound);
     }
     let views = views_with_terms(state, &posts).await?;
     let pager = pager(&path_base, page, total, per_page);
-    let canonical = if page == Page::FIRST { format!("{base}{path_base}") } else { format!("{base}{path_base}page/{}/", page.number()) };
+    let canonical = if page == Page::FIRST {
+        format!("{base}{path_base}")
+    } else {
+        format!("{base}{path_base}page/{}/", page.number())
+    };
     let title = if heading.is_empty() {
-        if settings.tagline.is_empty() { settings.title.clone() } else { format!("{} – {}", settings.title, settings.tagline) }
+        if settings.tagline.is_empty() {
+            settings.title.clone()
+        } else {
+            format!("{} – {}", settings.title, settings.tagline)
+        }
     } else {
         format!("{heading} – {}", settings.title)
     };
-    let frame = frame(state, Meta { title, description, canonical, og_type: "website", image: None }).await?;
+    let frame = frame(
+        state,
+        Meta {
+            title,
+            description,
+            canonical,
+            og_type: "website",
+            image: None,
+        },
+    )
+    .await?;
     let html = state.templates.render("list.html", minijinja::context! { frame, heading, posts => views, pager, is_home => *route == Route::Home })?;
-    Ok(Rendered::new(StatusCode::OK, "text/html; charset=utf-8", html, lm))
+    Ok(Rendered::new(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        html,
+        lm,
+    ))
 }
 
 enum Unit {
@@ -271,14 +390,24 @@ fn span(tz: &jiff::tz::TimeZone, y: i16, m: i8, d: i8, unit: Unit) -> Result<(i6
         Unit::Day => start.checked_add(jiff::Span::new().days(1)),
     }
     .map_err(|_| WebError::NotFound)?;
-    let ts = |d: jiff::civil::Date| d.to_zoned(tz.clone()).map(|z| z.timestamp().as_second()).map_err(|_| WebError::NotFound);
+    let ts = |d: jiff::civil::Date| {
+        d.to_zoned(tz.clone())
+            .map(|z| z.timestamp().as_second())
+            .map_err(|_| WebError::NotFound)
+    };
     Ok((ts(start)?, ts(end)?))
 }
 
 fn pager(path_base: &str, page: Page, total: i64, per_page: i64) -> Pager {
     let total_pages = ((total + per_page - 1) / per_page).max(1) as u32;
     let n = page.number();
-    let url = |k: u32| if k == 1 { path_base.to_owned() } else { format!("{path_base}page/{k}/") };
+    let url = |k: u32| {
+        if k == 1 {
+            path_base.to_owned()
+        } else {
+            format!("{path_base}page/{k}/")
+        }
+    };
     Pager {
         current: n,
         total_pages,
@@ -287,17 +416,33 @@ fn pager(path_base: &str, page: Page, total: i64, per_page: i64) -> Pager {
     }
 }
 
-pub(crate) async fn views_with_terms(state: &AppState, posts: &[PostRow]) -> Result<Vec<PostView>, WebError> {
+pub(crate) async fn views_with_terms(
+    state: &AppState,
+    posts: &[PostRow],
+) -> Result<Vec<PostView>, WebError> {
     let ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
     let terms = state.store.terms_of_posts(&ids).await?;
     let tz = state.settings().tz();
     Ok(posts
         .iter()
-        .map(|p| post_view(p, terms.get(&p.id).map(Vec::as_slice).unwrap_or(&[]), None, &state.config.base_url, &tz))
+        .map(|p| {
+            post_view(
+                p,
+                terms.get(&p.id).map(Vec::as_slice).unwrap_or(&[]),
+                None,
+                &state.config.base_url,
+                &tz,
+            )
+        })
         .collect())
 }
 
-async fn post_page(state: &SharedState, kind: &str, slug: &str, date: Option<(i16, i8, i8)>) -> Result<Rendered, WebError> {
+async fn post_page(
+    state: &SharedState,
+    kind: &str,
+    slug: &str,
+    date: Option<(i16, i8, i8)>,
+) -> Result<Rendered, WebError> {
     let p = state.store.post_by_slug(kind, slug).await?;
     if p.status != "published" {
         return Err(WebError::NotFound);
@@ -305,14 +450,24 @@ async fn post_page(state: &SharedState, kind: &str, slug: &str, date: Option<(i1
     let settings = state.settings();
     let tz = settings.tz();
     let author = state.store.user_by_id(p.author_id).await?;
-    let terms = state.store.terms_of_posts(&[p.id]).await?.remove(&p.id).unwrap_or_default();
+    let terms = state
+        .store
+        .terms_of_posts(&[p.id])
+        .await?
+        .remove(&p.id)
+        .unwrap_or_default();
     let view = post_view(&p, &terms, Some(&author), &state.config.base_url, &tz);
     if let Some((y, m, d)) = date {
         let expected = format!("/{y:04}/{m:02}/{d:02}/{slug}/");
         if expected != view.path {
             // The post exists under another date: send readers (and old links) to it.
-            return Ok(Rendered::new(StatusCode::MOVED_PERMANENTLY, "text/plain; charset=utf-8", String::new(), p.updated_at)
-                .with_header(header::LOCATION, &view.path));
+            return Ok(Rendered::new(
+                StatusCode::MOVED_PERMANENTLY,
+                "text/plain; charset=utf-8",
+                String::new(),
+                p.updated_at,
+            )
+            .with_header(header::LOCATION, &view.path));
         }
     }
     let description = view.excerpt.clone();
@@ -324,21 +479,51 @@ async fn post_page(state: &SharedState, kind: &str, slug: &str, date: Option<(i1
         image: view.featured_image_url.clone(),
     };
     let frame = frame(state, meta).await?;
-    let html = state.templates.render("post.html", minijinja::context! { frame, post => view })?;
-    Ok(Rendered::new(StatusCode::OK, "text/html; charset=utf-8", html, p.updated_at))
+    let html = state
+        .templates
+        .render("post.html", minijinja::context! { frame, post => view })?;
+    Ok(Rendered::new(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        html,
+        p.updated_at,
+    ))
 }
 
 async fn search_page(state: &SharedState, q: &str, page: Page) -> Result<Rendered, WebError> {
     let settings = state.settings();
     let per_page = settings.posts_per_page as i64;
-    let (posts, total) = if q.is_empty() { (vec![], 0) } else { state.store.search(q, per_page, page.offset(per_page as u32)).await? };
+    let (posts, total) = if q.is_empty() {
+        (vec![], 0)
+    } else {
+        state
+            .store
+            .search(q, per_page, page.offset(per_page as u32))
+            .await?
+    };
     let views = views_with_terms(state, &posts).await?;
-    let enc = percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let enc =
+        percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC).to_string();
     let total_pages = ((total + per_page - 1) / per_page).max(1) as u32;
     let n = page.number();
-    let url = |k: u32| if k == 1 { format!("/search/?q={enc}") } else { format!("/search/page/{k}/?q={enc}") };
-    let pager = Pager { current: n, total_pages, prev_url: (n > 1).then(|| url(n - 1)), next_url: (n < total_pages).then(|| url(n + 1)) };
-    let heading = if q.is_empty() { "Search".to_string() } else { format!("Search results for “{q}”") };
+    let url = |k: u32| {
+        if k == 1 {
+            format!("/search/?q={enc}")
+        } else {
+            format!("/search/page/{k}/?q={enc}")
+        }
+    };
+    let pager = Pager {
+        current: n,
+        total_pages,
+        prev_url: (n > 1).then(|| url(n - 1)),
+        next_url: (n < total_pages).then(|| url(n + 1)),
+    };
+    let heading = if q.is_empty() {
+        "Search".to_string()
+    } else {
+        format!("Search results for “{q}”")
+    };
     let meta = Meta {
         title: format!("{heading} – {}", settings.title),
         description: String::new(),
@@ -352,7 +537,10 @@ async fn search_page(state: &SharedState, q: &str, page: Page) -> Result<Rendere
         "list.html",
         minijinja::context! { frame, heading, posts => views, pager, is_search => true, total, query => q },
     )?;
-    Ok(Rendered::new(StatusCode::OK, "text/html; charset=utf-8", html, 0).with_header(header::CACHE_CONTROL, "no-store"))
+    Ok(
+        Rendered::new(StatusCode::OK, "text/html; charset=utf-8", html, 0)
+            .with_header(header::CACHE_CONTROL, "no-store"),
+    )
 }
 
 #[cfg(test)]
@@ -364,18 +552,32 @@ mod tests {
         assert_eq!(parse_path("/").unwrap().0, Route::Home);
         assert_eq!(
             parse_path("/2013/01/27/debate-summary/").unwrap().0,
-            Route::Post { y: 2013, m: 1, d: 27, slug: "debate-summary".into() }
+            Route::Post {
+                y: 2013,
+                m: 1,
+                d: 27,
+                slug: "debate-summary".into()
+            }
         );
         assert_eq!(parse_path("/2013/").unwrap().0, Route::Year(2013));
         assert_eq!(parse_path("/2013/01/").unwrap().0, Route::Month(2013, 1));
-        assert_eq!(parse_path("/about/").unwrap().0, Route::Page("about".into()));
-        assert_eq!(parse_path("/category/news/local/").unwrap().0, Route::Category("local".into()));
+        assert_eq!(
+            parse_path("/about/").unwrap().0,
+            Route::Page("about".into())
+        );
+        assert_eq!(
+            parse_path("/category/news/local/").unwrap().0,
+            Route::Category("local".into())
+        );
         let (r, p) = parse_path("/tag/media/page/3/").unwrap();
         assert_eq!((r, p.number()), (Route::Tag("media".into()), 3));
         assert_eq!(parse_path("/feed/atom/").unwrap().0, Route::Atom);
         assert!(matches!(parse_path("/about"), Err(Ok(true))));
         assert!(matches!(parse_path("/page/-1/"), Err(Err(_))));
-        assert!(matches!(parse_path("/page/99999999999999999999/"), Err(Err(_))));
+        assert!(matches!(
+            parse_path("/page/99999999999999999999/"),
+            Err(Err(_))
+        ));
         assert!(matches!(parse_path("/2013/13/"), Err(Ok(false))));
         assert!(matches!(parse_path("/Bad Slug/"), Err(Ok(false))));
     }

@@ -1,0 +1,273 @@
+//! Test support: starts the real `colloquy` binary on a free loopback port against a fresh
+//! database (a SQLite file in a temp dir, or a new PostgreSQL database) and talks real HTTP.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One fresh database for one test, shared by every node the test starts.
+pub struct Db {
+    pub url: String,
+    pub data_dir: PathBuf,
+}
+
+fn unique() -> String {
+    use rand::Rng;
+    format!("{:016x}", rand::thread_rng().gen::<u64>())
+}
+
+/// Creates a fresh database, or returns None (after a loud message) when PostgreSQL is
+/// not running here; with COLLOQUY_REQUIRE_SERVICES=1 that is a failure instead.
+pub async fn fresh_db(backend: Backend) -> Option<Db> {
+    let data_dir = std::env::temp_dir().join(format!("colloquy-test-{}", unique()));
+    std::fs::create_dir_all(&data_dir).unwrap();
+    match backend {
+        Backend::Sqlite => Some(Db {
+            url: format!("sqlite://{}", data_dir.join("colloquy.db").display()),
+            data_dir,
+        }),
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let mut conn = match sqlx::PgConnection::connect(PG_ADMIN_URL).await {
+                Ok(c) => c,
+                Err(e) => {
+                    if std::env::var("COLLOQUY_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                        panic!("PostgreSQL is required (COLLOQUY_REQUIRE_SERVICES=1) but unreachable at {PG_ADMIN_URL}: {e}");
+                    }
+                    eprintln!("\n!!!!! SKIPPED: PostgreSQL is not reachable at {PG_ADMIN_URL} ({e}); this test did not run !!!!!\n");
+                    return None;
+                }
+            };
+            let name = format!("colloquy_t_{}", unique());
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            Some(Db {
+                url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                data_dir,
+            })
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Node {
+    pub child: Child,
+    pub base: String,
+    pub stdout_path: PathBuf,
+    pub client: reqwest::Client,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_colloquy")
+}
+
+/// Runs a `colloquy` CLI command against the same settings as the nodes.
+pub fn cli(db: &Db, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env("COLLOQUY_DATA_DIR", &db.data_dir)
+        .env("COLLOQUY_DATABASE_URL", &db.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+impl Node {
+    pub async fn start(db: &Db, extra_env: &[(&str, &str)]) -> Node {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let stdout_path = db.data_dir.join(format!("stdout-{port}.log"));
+        let mut cmd = Command::new(bin());
+        cmd.arg("serve")
+            .env("COLLOQUY_DATA_DIR", &db.data_dir)
+            .env("COLLOQUY_DATABASE_URL", &db.url)
+            .env("COLLOQUY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("COLLOQUY_BASE_URL", &base)
+            .stdout(std::fs::File::create(&stdout_path).unwrap())
+            .stderr(std::fs::File::create(db.data_dir.join(format!("stderr-{port}.log"))).unwrap());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let node = Node {
+            child,
+            base,
+            stdout_path,
+            client,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = node.client.get(node.url("/healthz")).send().await {
+                if r.status() == 200 {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not become healthy; stderr in {}",
+                db.data_dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        node
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn text(&self, path: &str) -> (u16, String) {
+        let r = self.get(path).await;
+        let s = r.status().as_u16();
+        (s, r.text().await.unwrap())
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("server did not stop within 20 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A user with an API token, made through the CLI.
+pub fn api_user(db: &Db, email: &str, role: &str) -> String {
+    let out = cli(
+        db,
+        &[
+            "user",
+            "add",
+            "--email",
+            email,
+            "--name",
+            &format!("Test {role}"),
+            "--role",
+            role,
+            "--password-stdin",
+        ],
+        "a long enough password\n",
+    );
+    assert!(
+        out.status.success(),
+        "user add failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(db, &["token", "create", "--email", email], "");
+    assert!(
+        out.status.success(),
+        "token create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+pub async fn post_json(
+    node: &Node,
+    token: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = node
+        .client
+        .post(node.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// Polls until `f` is true or the time runs out; returns whether it became true.
+pub async fn eventually<F, Fut>(secs: u64, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// Generates one test per backend from an async fn taking `Backend`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::support::Backend::Sqlite).await }
+            )*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::support::Backend::Postgres).await }
+            )*
+        }
+    };
+}
