@@ -74,7 +74,7 @@ impl Store {
                     if backend == Backend::Sqlite {
                         conn.execute(
                             "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; \
-                             PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL;",
+                             PRAGMA busy_timeout=10000; PRAGMA synchronous=FULL;",
                         )
                         .await?;
                     }
