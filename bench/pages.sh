@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Page benchmark: Colloquy's post page (cached and uncached), front page and feed against
+# nginx serving the very same post bytes as a static file, all measured in the same run on
+# this machine, load generator included. Prints requests/s, latency and ratios to nginx.
+# Usage: bash bench/pages.sh   (env: DURATION=10 CONNECTIONS=32 THREADS=2 KEEP=1)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+TARGET=${CARGO_TARGET_DIR:-target}
+
+if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk curl >/dev/null
+fi
+cargo build --release -p colloquy
+BIN="$TARGET/release/colloquy"
+
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$TMP/nginx.pid" ] && kill "$(cat "$TMP/nginx.pid")" 2>/dev/null || true
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# A 1,200-word opinion piece with 19 tags and 3 categories, the same every run.
+body_json() {
+  python3 - <<'PY'
+import json, random
+random.seed(7)
+words = ("social work care practice family media public service children adults trust law budget "
+         "caseload visit carer voice story policy community ethics confidence journalist headline "
+         "support team council court evidence listen change").split()
+paras = []
+count = 0
+while count < 1200:
+    n = random.randint(40, 90)
+    paras.append(" ".join(random.choice(words) for _ in range(n)).capitalize() + ".")
+    count += n
+paras.insert(3, "## What the coverage leaves out")
+paras.insert(7, "> We cannot ask the press to be kinder. We can ask ourselves to be more present.")
+paras.insert(10, "## What we can do")
+print(json.dumps({
+    "title": "Social work and the media: saints, villains and the rest of us",
+    "body_markdown": "\n\n".join(paras),
+    "tags": [f"Topic {i}" for i in range(1, 20)],
+    "categories": ["Opinion", "Social work", "Media"],
+    "status": "published",
+}))
+PY
+}
+
+# start_instance NAME [ENV...] -> sets URL_<NAME>, PID
+start_instance() {
+  local name=$1; shift
+  local port dir
+  port=$(free_port); dir="$TMP/$name"; mkdir -p "$dir"
+  env COLLOQUY_DATA_DIR="$dir" COLLOQUY_LISTEN="127.0.0.1:$port" COLLOQUY_BASE_URL="http://127.0.0.1:$port" COLLOQUY_LOG=warn "$@" \
+    "$BIN" serve >"$dir/out.log" 2>&1 &
+  PIDS+=($!)
+  eval "PID_$name=$!"
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  printf 'a long enough password' | COLLOQUY_DATA_DIR="$dir" "$BIN" user add --email bench@example.org --name "Bench Author" --role admin --password-stdin 2>/dev/null
+  local token url
+  token=$(COLLOQUY_DATA_DIR="$dir" "$BIN" token create --email bench@example.org 2>/dev/null)
+  url=$(body_json | curl -fs -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' --data-binary @- "http://127.0.0.1:$port/api/v1/posts" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+  eval "BASE_$name=http://127.0.0.1:$port"
+  eval "POST_$name=$url"
+}
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+start_instance cached
+start_instance uncached COLLOQUY_PAGE_CACHE=off
+sleep 0.5
+IDLE_RSS=$(rss_kb "$PID_cached")
+
+# nginx serves the cached instance's post bytes.
+mkdir -p "$TMP/www"
+curl -fs "$POST_cached" -o "$TMP/www/post.html"
+NGINX_PORT=$(free_port)
+cat >"$TMP/nginx.conf" <<CONF
+worker_processes auto;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  default_type text/html;
+  client_body_temp_path $TMP/nginx-body;
+  proxy_temp_path $TMP/nginx-proxy;
+  fastcgi_temp_path $TMP/nginx-fcgi;
+  uwsgi_temp_path $TMP/nginx-uwsgi;
+  scgi_temp_path $TMP/nginx-scgi;
+  server { listen 127.0.0.1:$NGINX_PORT; root $TMP/www; }
+}
+CONF
+nginx -c "$TMP/nginx.conf" -p "$TMP"
+sleep 0.3
+
+# measure LABEL URL [PID_TO_SAMPLE] -> prints one row, stores RPS_<LABEL>
+declare -A RPS P50 P99
+PEAK_RSS=0
+measure() {
+  local label=$1 url=$2 pid=${3:-}
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "$url" >/dev/null
+  local sampler=""
+  if [ -n "$pid" ]; then
+    ( peak=0; while kill -0 "$pid" 2>/dev/null; do r=$(rss_kb "$pid"); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" >"$TMP/peak"; sleep 0.5; done ) &
+    sampler=$!
+  fi
+  local out
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url")
+  [ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true
+  RPS[$label]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  P50[$label]=$(echo "$out" | awk '$1=="50%" {print $2}')
+  P99[$label]=$(echo "$out" | awk '$1=="99%" {print $2}')
+  if echo "$out" | grep -q "Non-2xx"; then echo "WARNING: $label answered non-2xx responses" >&2; fi
+}
+
+measure nginx "http://127.0.0.1:$NGINX_PORT/post.html"
+measure cached_post "$POST_cached" "$PID_cached"
+measure uncached_post "$POST_uncached"
+measure cached_front "$BASE_cached/"
+measure cached_feed "$BASE_cached/feed/"
+LOAD_RSS=$(cat "$TMP/peak" 2>/dev/null || echo 0)
+
+ratio() { python3 -c "print(f'{float($1)/float($2):.3f}')"; }
+printf '\n%-16s %12s %10s %10s %10s\n' target "req/s" p50 p99 "vs nginx"
+for k in nginx cached_post uncached_post cached_front cached_feed; do
+  printf '%-16s %12s %10s %10s %9sx\n' "$k" "${RPS[$k]}" "${P50[$k]}" "${P99[$k]}" "$(ratio "${RPS[$k]}" "${RPS[nginx]}")"
+done
+echo
+echo "post page: $(wc -c <"$TMP/www/post.html") bytes; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s on the same 2 cores"
+echo "reference: stock WordPress served this post at about 31 req/s here (../shared/wordpress-peer)"
+echo "WordPress ratio: uncached post is $(python3 -c "print(f'{float(${RPS[uncached_post]})/31:.0f}')")x WordPress"
+c=$(ratio "${RPS[cached_post]}" "${RPS[nginx]}"); u=$(ratio "${RPS[uncached_post]}" "${RPS[nginx]}")
+python3 -c "print('cached post >= 0.8x nginx:', 'PASS' if $c >= 0.8 else 'FAIL', '($c)')"
+python3 -c "print('uncached post >= 0.06x nginx:', 'PASS' if $u >= 0.06 else 'FAIL', '($u)')"
+echo "RSS of the cached instance: idle $((IDLE_RSS/1024)) MB, peak under load $((LOAD_RSS/1024)) MB (goal: idle < 30 MB)"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Starts Colloquy on a free loopback port with a fresh data dir and runs the browser test.
+# Usage: bash tests/browser/run.sh [path/to/colloquy]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin=${1:-${CARGO_TARGET_DIR:-$root/target}/debug/colloquy}
+chromium_bin=${CHROMIUM:-/usr/bin/chromium}
+
+skip() {
+  if [ "${COLLOQUY_REQUIRE_SERVICES:-0}" = 1 ]; then
+    echo "FAIL: browser test cannot run: $1 (COLLOQUY_REQUIRE_SERVICES=1)" >&2
+    exit 1
+  fi
+  echo "!!!!! SKIPPED: browser test: $1 !!!!!" >&2
+  exit 0
+}
+[ -x "$chromium_bin" ] || skip "Chromium not found at $chromium_bin (apt-get install chromium)"
+command -v node >/dev/null || skip "node not found"
+[ -x "$bin" ] || { echo "no colloquy binary at $bin (cargo build first)" >&2; exit 1; }
+if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/axe-core" ]; then
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+tmp=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+COLLOQUY_DATA_DIR="$tmp" COLLOQUY_LISTEN="127.0.0.1:$port" COLLOQUY_BASE_URL="$base" \
+  "$bin" serve >"$tmp/stdout.log" 2>"$tmp/stderr.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+for _ in $(seq 1 100); do
+  curl -fs "$base/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+setup=$(grep -o "$base/admin/setup?token=[A-Za-z0-9_-]*" "$tmp/stdout.log" | head -n1)
+[ -n "$setup" ] || { echo "no setup link printed"; cat "$tmp/stdout.log" "$tmp/stderr.log"; exit 1; }
+CHROMIUM="$chromium_bin" timeout 240 node "$here/e2e.mjs" "$base" "$setup"
