@@ -18,6 +18,7 @@ cargo build --release -p colloquy
 BIN="$TARGET/release/colloquy"
 
 TMP=$(mktemp -d)
+chmod 755 "$TMP"  # nginx workers run as www-data and must read the page
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -82,8 +83,8 @@ sleep 0.5
 IDLE_RSS=$(rss_kb "$PID_cached")
 
 # nginx serves the cached instance's post bytes.
-mkdir -p "$TMP/www"
-curl -fs "$POST_cached" -o "$TMP/www/post.html"
+mkdir -p "$TMP/www"; chmod 755 "$TMP/www"
+curl -fs "$POST_cached" -o "$TMP/www/post.html"; chmod 644 "$TMP/www/post.html"
 NGINX_PORT=$(free_port)
 cat >"$TMP/nginx.conf" <<CONF
 worker_processes auto;
@@ -106,6 +107,8 @@ http {
 CONF
 nginx -c "$TMP/nginx.conf" -p "$TMP"
 sleep 0.3
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT/post.html")
+[ "$code" = 200 ] || { echo "nginx answered $code for the reference page; see $TMP/nginx-error.log" >&2; exit 1; }
 
 # measure LABEL URL [PID_TO_SAMPLE] -> prints one row, stores RPS_<LABEL>
 declare -A RPS P50 P99
@@ -124,7 +127,7 @@ measure() {
   RPS[$label]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   P50[$label]=$(echo "$out" | awk '$1=="50%" {print $2}')
   P99[$label]=$(echo "$out" | awk '$1=="99%" {print $2}')
-  if echo "$out" | grep -q "Non-2xx"; then echo "WARNING: $label answered non-2xx responses" >&2; fi
+  if echo "$out" | grep -q "Non-2xx"; then echo "ERROR: $label answered non-2xx responses; its figure is not valid" >&2; exit 1; fi
 }
 
 measure nginx "http://127.0.0.1:$NGINX_PORT/post.html"
