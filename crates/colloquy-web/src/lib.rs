@@ -41,7 +41,13 @@ pub struct AppState {
     /// node or a CLI command wrote something.
     seen_version: AtomicI64,
     secure_cookies: bool,
+    /// Recent post creations per user, for the posting rate limit (per node).
+    recent_posts: std::sync::Mutex<std::collections::HashMap<i64, Vec<i64>>>,
 }
+
+/// At most this many new posts or pages per user in `POST_WINDOW` seconds, on each node.
+pub const MAX_POSTS_PER_WINDOW: usize = 30;
+pub const POST_WINDOW: i64 = 600;
 
 pub type SharedState = Arc<AppState>;
 
@@ -59,6 +65,7 @@ impl AppState {
             store,
             config,
             secure_cookies,
+            recent_posts: Default::default(),
         }))
     }
 
@@ -76,6 +83,27 @@ impl AppState {
         }
         // Pages rendered during the reload above may have used old settings.
         self.cache.clear();
+    }
+
+    /// Counts one post creation for `user_id`, or refuses it with the seconds to wait.
+    pub fn allow_new_post(&self, user_id: i64) -> Result<(), WebError> {
+        let now = colloquy_store::now();
+        let mut map = self
+            .recent_posts
+            .lock()
+            .map_err(|_| anyhow::anyhow!("rate limiter poisoned"))?;
+        let times = map.entry(user_id).or_default();
+        times.retain(|t| *t > now - POST_WINDOW);
+        if times.len() >= MAX_POSTS_PER_WINDOW {
+            let wait = times
+                .first()
+                .map(|t| t + POST_WINDOW - now)
+                .unwrap_or(POST_WINDOW)
+                .max(1);
+            return Err(WebError::TooManyRequests(wait as u64));
+        }
+        times.push(now);
+        Ok(())
     }
 
     /// Compares the database's change counter with the one this node last saw.

@@ -14,6 +14,7 @@ both_backends!(
     pages_are_cached_with_validators_and_compression,
     first_run_setup_link_works_once_and_login_is_throttled,
     search_finds_published_posts_only,
+    posting_is_rate_limited_per_user,
 );
 
 fn nineteen_tags() -> Vec<String> {
@@ -656,4 +657,50 @@ async fn search_finds_published_posts_only(backend: Backend) {
     }
     let r = node.get("/?s=safeguarding").await;
     assert_eq!(r.status(), 308);
+}
+
+async fn posting_is_rate_limited_per_user(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let node = Node::start(&db, &[]).await;
+    let busy = api_user(&db, "busy@example.org", "author");
+    let other = api_user(&db, "other@example.org", "author");
+    for i in 0..30 {
+        let (s, e) = post_json(
+            &node,
+            &busy,
+            "/api/v1/posts",
+            json!({"title": format!("Draft {i}"), "body_markdown": "x", "status": "draft"}),
+        )
+        .await;
+        assert_eq!(s, 201, "{e}");
+    }
+    let r = node
+        .client
+        .post(node.url("/api/v1/posts"))
+        .bearer_auth(&busy)
+        .json(&json!({"title": "One too many", "body_markdown": "x", "status": "draft"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    let e: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "rate_limited");
+    let (s, _) = post_json(
+        &node,
+        &other,
+        "/api/v1/posts",
+        json!({"title": "Someone else", "body_markdown": "x", "status": "draft"}),
+    )
+    .await;
+    assert_eq!(s, 201, "the limit is per user");
 }

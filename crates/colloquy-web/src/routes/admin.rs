@@ -589,6 +589,7 @@ async fn create_post(
     me.require(me.role.can_write())?;
     let (f, file) = read_form(mp, "featured_image").await?;
     me.check_csrf(f.get("csrf").map(String::as_str).unwrap_or(""))?;
+    state.allow_new_post(me.user.id)?;
     save_from_form(&state, &me, None, f, file).await
 }
 

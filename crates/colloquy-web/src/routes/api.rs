@@ -223,7 +223,7 @@ fn may_edit(user: &UserRow, role: Role, p: &PostRow) -> Result<(), WebError> {
 /// Creates a post or page.
 #[utoipa::path(post, path = "/api/v1/posts", request_body = PostInput,
     responses((status = 201, body = PostJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_post(
     State(state): State<SharedState>,
@@ -235,6 +235,7 @@ async fn create_post(
         return Err(WebError::Forbidden("your role may not write posts".into()).into());
     }
     let input: PostInput = parse_json(&headers, &body)?;
+    state.allow_new_post(user.id)?;
     let kind = PostKind::parse(input.kind.as_deref().unwrap_or("post"))?;
     if kind == PostKind::Page && !role.can_edit_others() {
         return Err(WebError::Forbidden("only editors and admins manage pages".into()).into());

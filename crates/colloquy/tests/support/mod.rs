@@ -21,6 +21,22 @@ pub struct Db {
     pub data_dir: PathBuf,
 }
 
+impl Drop for Db {
+    /// Leaves nothing behind: the data dir goes, and so does a PostgreSQL test database
+    /// (the test's nodes were dropped first, being declared after it).
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some(name) = self.url.strip_prefix("postgres://postgres@127.0.0.1:5432/") {
+            let _ = Command::new("psql")
+                .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc"])
+                .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 fn unique() -> String {
     use rand::Rng;
     format!("{:016x}", rand::thread_rng().gen::<u64>())
