@@ -15,6 +15,7 @@ both_backends!(
     first_run_setup_link_works_once_and_login_is_throttled,
     search_finds_published_posts_only,
     posting_is_rate_limited_per_user,
+    categories_nest_and_can_be_edited_in_the_admin,
 );
 
 fn nineteen_tags() -> Vec<String> {
@@ -703,4 +704,137 @@ async fn posting_is_rate_limited_per_user(backend: Backend) {
     )
     .await;
     assert_eq!(s, 201, "the limit is per user");
+}
+
+/// Signs in through the login form (with its CSRF cookie) and returns the session's CSRF token.
+async fn sign_in(node: &Node, email: &str, password: &str) -> String {
+    let form = node.text("/admin/login").await.1;
+    let csrf = form_value(&form, "csrf");
+    let r = node
+        .client
+        .post(node.url("/admin/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "sign-in failed");
+    form_value(&node.text("/admin/terms/category").await.1, "csrf")
+}
+
+async fn categories_nest_and_can_be_edited_in_the_admin(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let node = Node::start(&db, &[]).await;
+    let token = api_user(&db, "ed@example.org", "editor");
+    let (s, _) = post_json(&node, &token, "/api/v1/posts", json!({"title": "Child post", "body_markdown": "x", "status": "published", "categories": ["Fostering"]})).await;
+    assert_eq!(s, 201);
+    let csrf = sign_in(&node, "ed@example.org", "a long enough password").await;
+    // A new parent category, then the child moved under it.
+    let r = node
+        .client
+        .post(node.url("/admin/terms/category"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Children and families"),
+            ("slug", ""),
+            ("description", "All about families"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = node.text("/admin/terms/category").await.1;
+    let id_of = |name: &str| -> String {
+        let row = page
+            .split("<tr>")
+            .find(|r| r.contains(&format!(">{name}</a>")))
+            .unwrap_or_else(|| panic!("{name} not listed"));
+        form_value(row, "id")
+    };
+    let (parent, child) = (id_of("Children and families"), id_of("Fostering"));
+    let r = node
+        .client
+        .post(node.url("/admin/terms/category"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("id", child.as_str()),
+            ("name", "Fostering"),
+            ("slug", "fostering"),
+            ("description", ""),
+            ("parent_id", parent.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (s, html) = node.text("/category/children-and-families/").await;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains("Child post"),
+        "a parent's archive lists its children's posts"
+    );
+    assert!(html.contains("All about families"));
+    // A cycle is refused and changes nothing.
+    let r = node
+        .client
+        .post(node.url("/admin/terms/category"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("id", parent.as_str()),
+            ("name", "Children and families"),
+            ("slug", "children-and-families"),
+            ("description", "All about families"),
+            ("parent_id", child.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        node.get("/category/children-and-families/fostering/")
+            .await
+            .status(),
+        200
+    );
+    // Renaming a slug moves the archive; the old address is gone.
+    let r = node
+        .client
+        .post(node.url("/admin/terms/category"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("id", child.as_str()),
+            ("name", "Foster care"),
+            ("slug", "foster-care"),
+            ("description", ""),
+            ("parent_id", parent.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(node.get("/category/fostering/").await.status(), 404);
+    assert!(node
+        .text("/category/foster-care/")
+        .await
+        .1
+        .contains("Child post"));
+    // Without the CSRF token nothing changes.
+    let r = node
+        .client
+        .post(node.url("/admin/terms/category"))
+        .form(&[
+            ("id", child.as_str()),
+            ("name", "Hijacked"),
+            ("slug", "hijacked"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    assert_eq!(node.get("/category/hijacked/").await.status(), 404);
 }
