@@ -124,6 +124,33 @@ pub fn check_password(p: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// A new password account, validated once for every way of making one (CLI, admin, setup).
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    /// The author-archive slug wanted; the store adds a suffix when it is taken.
+    pub slug: crate::Slug,
+}
+
+impl NewAccount {
+    pub fn parse(email: &str, name: &str, role: &str, password: &str) -> Result<Self, Invalid> {
+        let name = parse_display_name(name)?;
+        let email = Email::parse(email)?;
+        let role = Role::parse(role)?;
+        check_password(password)?;
+        let slug = crate::Slug::from_title(&name)
+            .unwrap_or_else(|_| crate::Slug::parse("user").expect("a valid literal slug"));
+        Ok(Self {
+            email,
+            name,
+            role,
+            slug,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

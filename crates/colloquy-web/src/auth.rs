@@ -166,3 +166,23 @@ pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> Str
     peer.map(|p| p.ip().to_string())
         .unwrap_or_else(|| "unknown".into())
 }
+
+/// Hashes the password and stores the account; the one way password accounts are made.
+pub async fn create_password_account(
+    store: &colloquy_store::Store,
+    account: &colloquy_core::user::NewAccount,
+    password: &str,
+) -> Result<i64, WebError> {
+    let hash = hash_password(password)?;
+    Ok(store
+        .create_user(colloquy_store::NewUser {
+            email: account.email.as_str(),
+            name: &account.name,
+            slug: account.slug.as_str(),
+            role: account.role.as_str(),
+            password_hash: Some(&hash),
+            bio_markdown: "",
+            bio_html: "",
+        })
+        .await?)
+}

@@ -137,5 +137,5 @@ pub async fn first_run_setup_link(state: &AppState) -> anyhow::Result<Option<Str
     )))
 }
 
-pub use auth::{hash_password, hash_token, random_token};
+pub use auth::{create_password_account, hash_password, hash_token, random_token};
 pub use site::seed_demo;

@@ -4,9 +4,8 @@ mod config;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use colloquy_core::user::{check_password, parse_display_name};
-use colloquy_core::{Email, Role, Slug};
-use colloquy_store::{NewUser, Store};
+use colloquy_core::user::NewAccount;
+use colloquy_store::Store;
 use config::Config;
 use std::io::Read;
 use std::path::PathBuf;
@@ -136,30 +135,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             if !password_stdin {
                 anyhow::bail!("pass --password-stdin and write the password to standard input");
             }
-            let email = Email::parse(&email)?;
-            let name = parse_display_name(&name)?;
-            let role = Role::parse(&role)?;
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;
             let password = password.trim_end_matches(['\n', '\r']);
-            check_password(password)?;
-            let slug =
-                Slug::from_title(&name).unwrap_or_else(|_| Slug::parse("user").expect("valid"));
-            let hash = colloquy_web::hash_password(password)?;
+            let account = NewAccount::parse(&email, &name, &role, password)?;
             let store = open(&config).await?;
-            store
-                .create_user(NewUser {
-                    email: email.as_str(),
-                    name: &name,
-                    slug: slug.as_str(),
-                    role: role.as_str(),
-                    password_hash: Some(&hash),
-                    bio_markdown: "",
-                    bio_html: "",
-                })
-                .await?;
+            colloquy_web::create_password_account(&store, &account, password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             store.close().await;
-            eprintln!("added {} ({})", email.as_str(), role.as_str());
+            eprintln!(
+                "added {} ({})",
+                account.email.as_str(),
+                account.role.as_str()
+            );
             Ok(())
         }
         Command::Token {

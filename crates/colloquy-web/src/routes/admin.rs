@@ -14,8 +14,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use colloquy_core::post::{resolve_schedule, MAX_BODY_BYTES};
-use colloquy_core::user::{check_password, parse_display_name};
-use colloquy_core::{Email, Invalid, PostKind, PostStatus, Role, Slug, Title};
+use colloquy_core::user::{parse_display_name, NewAccount};
+use colloquy_core::{Invalid, PostKind, PostStatus, Role, Slug, Title};
 use colloquy_store::{NewPost, NewUser, PostPatch, StoreError};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -325,15 +325,8 @@ async fn setup(
             "the setup form expired; reload the page and try again".into(),
         ));
     }
-    let checked = (|| -> Result<_, Invalid> {
-        let name = parse_display_name(&f.name)?;
-        let email = Email::parse(&f.email)?;
-        check_password(&f.password)?;
-        let slug = Slug::from_title(&name).unwrap_or_else(|_| Slug::parse("admin").expect("valid"));
-        Ok((name, email, slug))
-    })();
-    let (name, email, slug) = match checked {
-        Ok(v) => v,
+    let account = match NewAccount::parse(&f.email, &f.name, Role::Admin.as_str(), &f.password) {
+        Ok(a) => a,
         Err(e) => {
             return page(
                 &state,
@@ -350,10 +343,10 @@ async fn setup(
         .complete_setup(
             &auth::hash_token(&f.token),
             NewUser {
-                email: email.as_str(),
-                name: &name,
-                slug: slug.as_str(),
-                role: Role::Admin.as_str(),
+                email: account.email.as_str(),
+                name: &account.name,
+                slug: account.slug.as_str(),
+                role: account.role.as_str(),
                 password_hash: Some(&hash),
                 bio_markdown: "",
                 bio_html: "",
@@ -987,16 +980,8 @@ async fn add_user(
     let me = me_or_return!(state, headers);
     me.check_csrf(&f.csrf)?;
     me.require(me.role.can_administer())?;
-    let checked = (|| -> Result<_, Invalid> {
-        let name = parse_display_name(&f.name)?;
-        let email = Email::parse(&f.email)?;
-        let role = Role::parse(&f.role)?;
-        check_password(&f.password)?;
-        let slug = Slug::from_title(&name).unwrap_or_else(|_| Slug::parse("user").expect("valid"));
-        Ok((name, email, role, slug))
-    })();
-    let (name, email, role, slug) = match checked {
-        Ok(v) => v,
+    let account = match NewAccount::parse(&f.email, &f.name, &f.role, &f.password) {
+        Ok(a) => a,
         Err(e) => {
             return users_view(
                 &state,
@@ -1007,28 +992,13 @@ async fn add_user(
             .await
         }
     };
-    let hash = auth::hash_password(&f.password)?;
-    match state
-        .store
-        .create_user(NewUser {
-            email: email.as_str(),
-            name: &name,
-            slug: slug.as_str(),
-            role: role.as_str(),
-            password_hash: Some(&hash),
-            bio_markdown: "",
-            bio_html: "",
-        })
-        .await
-    {
+    match auth::create_password_account(&state.store, &account, &f.password).await {
         Ok(_) => {
             state.content_changed().await;
             Ok(Redirect::to("/admin/users").into_response())
         }
-        Err(StoreError::Conflict(m)) => {
-            users_view(&state, &me, Some(m), StatusCode::CONFLICT).await
-        }
-        Err(e) => Err(e.into()),
+        Err(WebError::Conflict(m)) => users_view(&state, &me, Some(m), StatusCode::CONFLICT).await,
+        Err(e) => Err(e),
     }
 }
 

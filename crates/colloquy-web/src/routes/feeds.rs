@@ -11,6 +11,18 @@ use colloquy_store::ListFilter;
 
 const FEED_ITEMS: i64 = 20;
 
+/// The newest published posts with their full bodies (listings load summaries only).
+async fn latest_with_bodies(state: &SharedState) -> Result<Vec<crate::render::PostView>, WebError> {
+    let (posts, _) = state
+        .store
+        .published_posts(&ListFilter::All, FEED_ITEMS, 0)
+        .await?;
+    let full: Vec<_> =
+        futures_util::future::try_join_all(posts.iter().map(|p| state.store.post_by_id(p.id)))
+            .await?;
+    views_with_terms(state, &full).await
+}
+
 pub async fn rss(state: &SharedState, lm: i64) -> Result<Rendered, WebError> {
     feed_xml(state, lm, "rss.xml", "application/rss+xml; charset=utf-8").await
 }
@@ -25,14 +37,7 @@ async fn feed_xml(
     template: &str,
     ct: &'static str,
 ) -> Result<Rendered, WebError> {
-    let (posts, _) = state
-        .store
-        .published_posts(&ListFilter::All, FEED_ITEMS, 0)
-        .await?;
-    let full: Vec<_> =
-        futures_util::future::try_join_all(posts.iter().map(|p| state.store.post_by_id(p.id)))
-            .await?;
-    let views = views_with_terms(state, &full).await?;
+    let views = latest_with_bodies(state).await?;
     let xml = state.templates.render(
         template,
         minijinja::context! {
@@ -47,14 +52,7 @@ async fn feed_xml(
 }
 
 pub async fn json(state: &SharedState, lm: i64) -> Result<Rendered, WebError> {
-    let (posts, _) = state
-        .store
-        .published_posts(&ListFilter::All, FEED_ITEMS, 0)
-        .await?;
-    let full: Vec<_> =
-        futures_util::future::try_join_all(posts.iter().map(|p| state.store.post_by_id(p.id)))
-            .await?;
-    let views = views_with_terms(state, &full).await?;
+    let views = latest_with_bodies(state).await?;
     let s = state.settings();
     let base = &state.config.base_url;
     let items: Vec<serde_json::Value> = views
