@@ -5,10 +5,13 @@
 //! edge, so the rest of the program never validates again.
 
 pub mod avatar;
+pub mod confidentiality;
 pub mod markdown;
 pub mod paging;
 pub mod post;
 pub mod slug;
+pub mod spam;
+pub mod thought;
 pub mod user;
 
 pub use paging::Page;

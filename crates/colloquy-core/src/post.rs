@@ -4,6 +4,30 @@ pub const MAX_TITLE_CHARS: usize = 300;
 pub const MAX_BODY_BYTES: usize = 1_000_000;
 pub const MAX_TERMS_PER_POST: usize = 100;
 
+/// A post body: at most 1 MB, and no control characters but tabs and line breaks (XML 1.0,
+/// and so every feed, cannot carry them).
+pub fn check_body(md: &str) -> Result<(), Invalid> {
+    if md.len() > MAX_BODY_BYTES {
+        return Err(Invalid::new(
+            "body_markdown",
+            "the body is larger than 1 MB",
+        ));
+    }
+    if let Some(c) = md
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(Invalid::new(
+            "body_markdown",
+            format!(
+                "the body holds the control character U+{:04X}; remove it (it often comes from pasting)",
+                c as u32
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(transparent)]
 pub struct Title(String);

@@ -77,9 +77,19 @@ impl Store {
         Ok(id)
     }
 
-    /// Claims the next due job, or a job whose lease ran out (its node died), for this node.
-    pub async fn claim_job(&self) -> Result<Option<Job>> {
+    /// Claims the next due job of one of `kinds` (those this node can run), or such a job
+    /// whose lease ran out (its node died). Jobs of other kinds wait, untouched, for a
+    /// version of Colloquy that handles them.
+    pub async fn claim_job(&self, kinds: &[&str]) -> Result<Option<Job>> {
         let t = now();
+        let kinds_sql: Vec<String> = kinds
+            .iter()
+            .filter(|k| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .map(|k| format!("'{k}'"))
+            .collect();
+        if kinds_sql.is_empty() {
+            return Ok(None);
+        }
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             // SQLite has one writer at a time: the UPDATE below is atomic by itself.
@@ -87,9 +97,10 @@ impl Store {
         };
         let sql = format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $1, updated_at = $2 \
-             WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $2) \
-                         OR (status = 'running' AND locked_until < $2) ORDER BY run_at, id LIMIT 1{lock}) \
-             RETURNING id, kind, payload, status, attempts, max_attempts, run_at, last_error"
+             WHERE id = (SELECT id FROM jobs WHERE kind IN ({kinds}) AND ((status = 'queued' AND run_at <= $2) \
+                         OR (status = 'running' AND locked_until < $2)) ORDER BY run_at, id LIMIT 1{lock}) \
+             RETURNING id, kind, payload, status, attempts, max_attempts, run_at, last_error",
+            kinds = kinds_sql.join(", ")
         );
         let r = sqlx::query(&sql)
             .bind(t + LEASE_SECS)

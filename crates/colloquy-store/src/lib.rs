@@ -8,10 +8,12 @@
 mod jobs;
 mod migrations;
 mod posts;
+mod thoughts;
 mod users;
 
 pub use jobs::{Job, JobStats};
 pub use posts::{ListFilter, NewPost, PostPatch, PostRow, TermInput, TermRow};
+pub use thoughts::{BanRow, LikeRow, ModerationEntry, NewThought, ThoughtQuery, ThoughtRow};
 pub use users::{NewUser, SessionRow, UserRow};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -170,11 +172,50 @@ impl Store {
         Ok(row.get(0))
     }
 
+    /// The scopes of the changes after version `seen` up to `upto`, oldest first. Fewer rows
+    /// than versions means some were pruned: the caller should then assume the whole site.
+    pub async fn changes_between(&self, seen: i64, upto: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT scope FROM changes WHERE version > $1 AND version <= $2 ORDER BY version",
+        )
+        .bind(seen)
+        .bind(upto)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Forgets change records older than a day; nodes that far behind clear everything.
+    pub async fn prune_changes(&self) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM changes WHERE at < $1")
+            .bind(now() - 86_400)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     pub async fn settings(&self) -> Result<Vec<(String, String)>> {
         let rows = sqlx::query("SELECT key, value FROM settings")
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// The value of `key`, storing `value` first if there is none yet (several nodes racing
+    /// agree on whichever was stored first).
+    pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        let r = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.get(0))
     }
 
     pub async fn set_settings(&self, pairs: &[(&str, String)]) -> Result<()> {
@@ -196,8 +237,31 @@ impl Store {
 
 pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
+/// Records that something every page may show changed (a post, a setting, a user).
 pub(crate) async fn bump_version(tx: &mut Tx<'_>) -> Result<()> {
-    sqlx::query("UPDATE site_version SET version = version + 1 WHERE id = 1")
+    record_change(tx, SITE_SCOPE).await
+}
+
+/// What a change touched: the whole site, or only what shows one post's thoughts.
+pub const SITE_SCOPE: &str = "site";
+
+pub fn post_scope(post_id: i64) -> String {
+    format!("post:{post_id}")
+}
+
+/// Bumps the change counter and records the change's scope under the new version, in the
+/// caller's transaction. The counter's row lock orders writers, so when a node reads version
+/// `v`, every change up to `v` has committed and can be read.
+pub(crate) async fn record_change(tx: &mut Tx<'_>, scope: &str) -> Result<()> {
+    let v: i64 =
+        sqlx::query("UPDATE site_version SET version = version + 1 WHERE id = 1 RETURNING version")
+            .fetch_one(&mut **tx)
+            .await?
+            .get(0);
+    sqlx::query("INSERT INTO changes (version, scope, at) VALUES ($1, $2, $3)")
+        .bind(v)
+        .bind(scope)
+        .bind(now())
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -8,10 +8,11 @@ pub(crate) struct Migration {
     pub postgres: &'static str,
 }
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "publishing core",
-    sqlite: r#"
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "publishing core",
+        sqlite: r#"
 CREATE TABLE users (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   email TEXT NOT NULL UNIQUE,
@@ -116,7 +117,7 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_due ON jobs(status, run_at);
 "#,
-    postgres: r#"
+        postgres: r#"
 CREATE TABLE users (
   id BIGSERIAL PRIMARY KEY,
   email TEXT NOT NULL UNIQUE,
@@ -212,4 +213,161 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_due ON jobs(status, run_at);
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "thoughts, likes, moderation, scoped changes",
+        sqlite: r#"
+ALTER TABLE posts ADD COLUMN thoughts_open INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE changes (
+  version INTEGER PRIMARY KEY,
+  scope TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE TABLE thoughts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+  parent_id INTEGER REFERENCES thoughts(id) ON DELETE SET NULL,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  author_name TEXT NOT NULL,
+  author_email TEXT NOT NULL DEFAULT '',
+  author_url TEXT NOT NULL DEFAULT '',
+  author_ip TEXT NOT NULL DEFAULT '',
+  body_markdown TEXT NOT NULL,
+  body_html TEXT NOT NULL,
+  body_hash TEXT NOT NULL,
+  source_url TEXT,
+  held_reason TEXT NOT NULL DEFAULT '',
+  spam_permille INTEGER,
+  trained TEXT,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX thoughts_post ON thoughts(post_id, status, id);
+CREATE INDEX thoughts_status ON thoughts(status, id);
+CREATE INDEX thoughts_ip ON thoughts(author_ip, created_at);
+CREATE INDEX thoughts_email ON thoughts(author_email, status);
+CREATE TABLE likes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+  source_url TEXT,
+  author_name TEXT NOT NULL,
+  author_url TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  UNIQUE (post_id, user_id),
+  UNIQUE (post_id, source_url)
+);
+CREATE TABLE thought_watchers (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+  email TEXT NOT NULL,
+  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  UNIQUE (post_id, email)
+);
+CREATE TABLE moderation_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  actor_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  actor_name TEXT NOT NULL,
+  action TEXT NOT NULL,
+  thought_id INTEGER,
+  detail TEXT NOT NULL DEFAULT '',
+  at INTEGER NOT NULL
+);
+CREATE TABLE thought_bans (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (kind, value)
+);
+CREATE TABLE spam_tokens (
+  token TEXT PRIMARY KEY,
+  spam INTEGER NOT NULL DEFAULT 0,
+  ham INTEGER NOT NULL DEFAULT 0
+);
+"#,
+        postgres: r#"
+ALTER TABLE posts ADD COLUMN thoughts_open BIGINT NOT NULL DEFAULT 1;
+CREATE TABLE changes (
+  version BIGINT PRIMARY KEY,
+  scope TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE TABLE thoughts (
+  id BIGSERIAL PRIMARY KEY,
+  post_id BIGINT NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+  parent_id BIGINT REFERENCES thoughts(id) ON DELETE SET NULL,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  user_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  author_name TEXT NOT NULL,
+  author_email TEXT NOT NULL DEFAULT '',
+  author_url TEXT NOT NULL DEFAULT '',
+  author_ip TEXT NOT NULL DEFAULT '',
+  body_markdown TEXT NOT NULL,
+  body_html TEXT NOT NULL,
+  body_hash TEXT NOT NULL,
+  source_url TEXT,
+  held_reason TEXT NOT NULL DEFAULT '',
+  spam_permille BIGINT,
+  trained TEXT,
+  deleted BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX thoughts_post ON thoughts(post_id, status, id);
+CREATE INDEX thoughts_status ON thoughts(status, id);
+CREATE INDEX thoughts_ip ON thoughts(author_ip, created_at);
+CREATE INDEX thoughts_email ON thoughts(author_email, status);
+CREATE TABLE likes (
+  id BIGSERIAL PRIMARY KEY,
+  post_id BIGINT NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+  user_id BIGINT REFERENCES users(id) ON DELETE CASCADE,
+  source_url TEXT,
+  author_name TEXT NOT NULL,
+  author_url TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  UNIQUE (post_id, user_id),
+  UNIQUE (post_id, source_url)
+);
+CREATE TABLE thought_watchers (
+  id BIGSERIAL PRIMARY KEY,
+  post_id BIGINT NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+  email TEXT NOT NULL,
+  user_id BIGINT REFERENCES users(id) ON DELETE CASCADE,
+  created_at BIGINT NOT NULL,
+  UNIQUE (post_id, email)
+);
+CREATE TABLE moderation_log (
+  id BIGSERIAL PRIMARY KEY,
+  actor_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  actor_name TEXT NOT NULL,
+  action TEXT NOT NULL,
+  thought_id BIGINT,
+  detail TEXT NOT NULL DEFAULT '',
+  at BIGINT NOT NULL
+);
+CREATE TABLE thought_bans (
+  id BIGSERIAL PRIMARY KEY,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  created_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  created_at BIGINT NOT NULL,
+  UNIQUE (kind, value)
+);
+CREATE TABLE spam_tokens (
+  token TEXT PRIMARY KEY,
+  spam BIGINT NOT NULL DEFAULT 0,
+  ham BIGINT NOT NULL DEFAULT 0
+);
+"#,
+    },
+];

@@ -23,6 +23,8 @@ pub struct PostRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub word_count: i64,
+    /// The per-post switch; the site may also close thoughts after some days.
+    pub thoughts_open: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -90,12 +92,12 @@ pub enum ListFilter {
 
 const POST_COLS: &str = "p.id, p.kind, p.title, p.slug, p.body_markdown, p.body_html, p.excerpt, p.status, \
     p.publish_at, p.author_id, u.name AS author_name, u.slug AS author_slug, p.featured_image, p.created_at, p.updated_at, \
-    CAST(LENGTH(p.plain_text) AS BIGINT) AS plain_len";
+    CAST(LENGTH(p.plain_text) AS BIGINT) AS plain_len, p.thoughts_open";
 
 /// Columns for listings: everything but the bodies, which listings never show.
 const SUMMARY_COLS: &str = "p.id, p.kind, p.title, p.slug, '' AS body_markdown, '' AS body_html, p.excerpt, p.status, \
     p.publish_at, p.author_id, u.name AS author_name, u.slug AS author_slug, p.featured_image, p.created_at, p.updated_at, \
-    CAST(LENGTH(p.plain_text) AS BIGINT) AS plain_len";
+    CAST(LENGTH(p.plain_text) AS BIGINT) AS plain_len, p.thoughts_open";
 
 fn post(r: &AnyRow) -> PostRow {
     PostRow {
@@ -116,6 +118,7 @@ fn post(r: &AnyRow) -> PostRow {
         updated_at: r.get("updated_at"),
         // About six characters a word including the space: good enough for "N min read".
         word_count: r.try_get::<i64, _>("plain_len").unwrap_or(0) / 6,
+        thoughts_open: r.try_get::<i64, _>("thoughts_open").unwrap_or(1) != 0,
     }
 }
 

@@ -33,6 +33,12 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../static/time.js"),
     },
+    Asset {
+        stem: "thoughts",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../static/thoughts.js"),
+    },
 ];
 
 fn names() -> &'static Vec<String> {
@@ -60,6 +66,9 @@ pub fn admin_js_url() -> String {
 }
 pub fn time_js_url() -> String {
     url_of(2)
+}
+pub fn thoughts_js_url() -> String {
+    url_of(3)
 }
 
 pub async fn serve(Path(name): Path<String>) -> Response {

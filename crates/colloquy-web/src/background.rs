@@ -10,6 +10,9 @@ const CHANGE_POLL: Duration = Duration::from_millis(200);
 /// How often an idle worker looks for due jobs.
 const JOB_POLL: Duration = Duration::from_millis(250);
 
+/// The job kinds this version runs; others (mail notices, until mail lands) stay queued.
+const HANDLED_JOBS: &[&str] = &["publish_due"];
+
 /// Starts the workers; they stop after finishing what they hold when `stop` turns true.
 pub fn spawn_workers(state: SharedState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let watcher = {
@@ -35,7 +38,7 @@ pub fn spawn_workers(state: SharedState, stop: watch::Receiver<bool>) -> Vec<Joi
                 if *stop.borrow() {
                     break;
                 }
-                let worked = match state.store.claim_job().await {
+                let worked = match state.store.claim_job(HANDLED_JOBS).await {
                     Ok(Some(job)) => {
                         run_job(&state, job).await;
                         true
@@ -53,6 +56,9 @@ pub fn spawn_workers(state: SharedState, stop: watch::Receiver<bool>) -> Vec<Joi
                         if n > 0 {
                             state.content_changed().await;
                         }
+                    }
+                    if let Err(e) = state.store.prune_changes().await {
+                        tracing::warn!(error = %e, "could not prune old change records");
                     }
                 }
                 if !worked {

@@ -1,6 +1,8 @@
-//! The in-memory page cache. Public pages are the same for every reader, so a rendered page
-//! is kept (with its gzip and brotli forms, compressed once) until anything on the site
-//! changes. A change anywhere empties the whole cache: coarse, but never stale.
+//! The in-memory page cache. Public pages are the same for every anonymous reader, so a
+//! rendered page is kept (with its gzip and brotli forms, compressed once) until what it
+//! shows changes. Each page says what it depends on ([`Scope`]): a change to a post, a
+//! setting or a user empties the whole cache; a new thought or like on one post drops only
+//! the pages of that post (its page and thought feed) and the site-wide thoughts feed.
 
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -20,6 +22,19 @@ pub struct Rendered {
     pub etag: HeaderValue,
     pub last_modified: HeaderValue,
     pub extra: Vec<(header::HeaderName, HeaderValue)>,
+    pub scope: Scope,
+}
+
+/// What a cached page shows besides site-wide content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Posts, terms, users, settings only: dropped on site-wide changes.
+    #[default]
+    Site,
+    /// Also one post's thoughts and likes.
+    Post(i64),
+    /// Also the newest thoughts of every post.
+    AllThoughts,
 }
 
 impl Rendered {
@@ -45,7 +60,13 @@ impl Rendered {
             etag: HeaderValue::from_str(&format!("\"{hash}\"")).expect("hex"),
             last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(lm)).expect("date"),
             extra: vec![],
+            scope: Scope::Site,
         }
+    }
+
+    pub fn with_scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
     }
 
     pub fn with_header(mut self, name: header::HeaderName, value: &str) -> Self {
@@ -157,9 +178,11 @@ fn accepts(header_value: &str, coding: &str) -> bool {
 pub struct PageCache {
     enabled: bool,
     pages: RwLock<HashMap<String, Arc<Rendered>>>,
-    /// Bumped on every clear; a page rendered under an older generation is not stored, so a
-    /// render racing a change can never put a stale page back.
+    /// Bumped on every clear, whole or partial; a page rendered under an older generation is
+    /// not stored, so a render racing a change can never put a stale page back.
     generation: AtomicU64,
+    /// Bumped only when the whole cache is cleared: what [`Memo`]s depend on.
+    site_generation: AtomicU64,
 }
 
 /// Most entries the cache holds before it starts afresh (bounds memory against crawlers).
@@ -171,6 +194,7 @@ impl PageCache {
             enabled,
             pages: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            site_generation: AtomicU64::new(0),
         }
     }
 
@@ -204,10 +228,70 @@ impl PageCache {
         }
     }
 
+    pub fn site_generation(&self) -> u64 {
+        self.site_generation.load(Ordering::Acquire)
+    }
+
     pub fn clear(&self) {
         if let Ok(mut map) = self.pages.write() {
             self.generation.fetch_add(1, Ordering::AcqRel);
+            self.site_generation.fetch_add(1, Ordering::AcqRel);
             map.clear();
+        }
+    }
+
+    /// Drops the pages that show this post's thoughts or likes, and the site-wide thoughts feed.
+    pub fn clear_post(&self, post_id: i64) {
+        if let Ok(mut map) = self.pages.write() {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            map.retain(|_, p| match p.scope {
+                Scope::Site => true,
+                Scope::Post(id) => id != post_id,
+                Scope::AllThoughts => false,
+            });
+        }
+    }
+}
+
+/// Data derived from the database that every render needs (the menu, authors, the last
+/// change), kept until the page cache is next cleared whole. Same rule as pages: a value
+/// computed while a change happened is not kept (callers pass `site_generation()`).
+pub struct Memo<K, V> {
+    map: RwLock<(u64, HashMap<K, V>)>,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Memo<K, V> {
+    pub fn new() -> Self {
+        Self {
+            map: RwLock::new((0, HashMap::new())),
+        }
+    }
+
+    pub fn get(&self, cache: &PageCache, key: &K) -> Option<V> {
+        if !cache.enabled {
+            return None;
+        }
+        let m = self.map.read().ok()?;
+        (m.0 == cache.site_generation()).then(|| m.1.get(key).cloned())?
+    }
+
+    /// Stores `value`, computed under `generation`, unless the cache was cleared since.
+    pub fn put(&self, cache: &PageCache, generation: u64, key: K, value: V) {
+        if !cache.enabled {
+            return;
+        }
+        if let Ok(mut m) = self.map.write() {
+            let now = cache.site_generation();
+            if now != generation {
+                return;
+            }
+            if m.0 != now {
+                *m = (now, HashMap::new());
+            }
+            if m.1.len() >= MAX_ENTRIES {
+                m.1.clear();
+            }
+            m.1.insert(key, value);
         }
     }
 }
@@ -234,5 +318,43 @@ mod tests {
         assert!(c.get("/").is_none());
         c.put("/".into(), page, c.generation());
         assert!(c.get("/").is_some());
+    }
+
+    #[test]
+    fn memo_forgets_on_clear_and_refuses_stale_values() {
+        let c = PageCache::new(true);
+        let m: Memo<i64, &str> = Memo::new();
+        let g = c.site_generation();
+        m.put(&c, g, 1, "one");
+        assert_eq!(m.get(&c, &1), Some("one"));
+        c.clear();
+        assert_eq!(m.get(&c, &1), None);
+        m.put(&c, g, 1, "stale");
+        assert_eq!(m.get(&c, &1), None);
+    }
+
+    #[test]
+    fn a_thought_drops_only_its_post_and_the_thoughts_feed() {
+        let c = PageCache::new(true);
+        let page = |scope| {
+            Arc::new(Rendered::new(StatusCode::OK, "text/html", "x".into(), 0).with_scope(scope))
+        };
+        let g = c.generation();
+        c.put("/".into(), page(Scope::Site), g);
+        c.put("/a/".into(), page(Scope::Post(1)), g);
+        c.put("/b/".into(), page(Scope::Post(2)), g);
+        c.put("/comments/feed/".into(), page(Scope::AllThoughts), g);
+        let site = c.site_generation();
+        c.clear_post(1);
+        assert!(c.get("/").is_some());
+        assert!(c.get("/a/").is_none());
+        assert!(c.get("/b/").is_some());
+        assert!(c.get("/comments/feed/").is_none());
+        assert_eq!(c.site_generation(), site, "memos survive a thought");
+        c.put("/a/".into(), page(Scope::Post(1)), g);
+        assert!(
+            c.get("/a/").is_none(),
+            "a render from before the thought is not kept"
+        );
     }
 }

@@ -23,8 +23,17 @@ pub enum WebError {
     TooManyRequests(u64),
     #[error("payload too large")]
     TooLarge,
+    /// The confidentiality guard found identifying details the writer has not confirmed.
+    #[error("the text may identify someone ({}); edit it, or confirm that it is safe to publish with \"confirm_sensitive\": true", describe(.0))]
+    Sensitive(Vec<colloquy_core::confidentiality::Finding>),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+}
+
+fn describe(f: &[colloquy_core::confidentiality::Finding]) -> String {
+    let mut kinds: Vec<&str> = f.iter().map(|x| x.kind.describe()).collect();
+    kinds.dedup();
+    kinds.join(", ")
 }
 
 impl From<StoreError> for WebError {
@@ -48,6 +57,7 @@ impl WebError {
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::Sensitive(_) => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -62,6 +72,7 @@ impl WebError {
             WebError::Conflict(_) => "conflict",
             WebError::TooManyRequests(_) => "rate_limited",
             WebError::TooLarge => "too_large",
+            WebError::Sensitive(_) => "confidentiality",
             WebError::Internal(_) => "internal",
         }
     }
@@ -85,6 +96,9 @@ impl WebError {
         let mut err = serde_json::json!({"code": self.code(), "message": self.to_string()});
         if let Some(f) = self.field() {
             err["field"] = f.into();
+        }
+        if let WebError::Sensitive(findings) = &self {
+            err["findings"] = serde_json::to_value(findings).unwrap_or_default();
         }
         let mut res = (
             self.status(),

@@ -29,6 +29,10 @@ pub struct WebConfig {
     pub base_url: String,
     pub data_dir: PathBuf,
     pub page_cache: bool,
+    /// A thought sent back sooner than this after its form was handed out is treated as spam.
+    pub thought_min_seconds: i64,
+    /// Most thoughts one address (or one email) may send per minute and per hour.
+    pub thought_limits: (usize, usize),
 }
 
 pub struct AppState {
@@ -36,11 +40,17 @@ pub struct AppState {
     pub config: WebConfig,
     settings: RwLock<Arc<Settings>>,
     cache: cache::PageCache,
+    /// The menu's pages, authors and the newest change, derived once per cache generation.
+    nav: cache::Memo<(), Arc<Vec<render::Link>>>,
+    authors: cache::Memo<i64, Arc<colloquy_store::UserRow>>,
+    last_change: cache::Memo<(), i64>,
     templates: render::Templates,
     /// The site version this node last saw; a different value in the database means another
     /// node or a CLI command wrote something.
     seen_version: AtomicI64,
     secure_cookies: bool,
+    /// Thoughts waiting for a moderator, as last counted (for the admin menu).
+    pending_thoughts: AtomicI64,
     /// Recent post creations per user, for the posting rate limit (per node).
     recent_posts: std::sync::Mutex<std::collections::HashMap<i64, Vec<i64>>>,
 }
@@ -59,12 +69,16 @@ impl AppState {
         let secure_cookies = config.base_url.starts_with("https://");
         Ok(Arc::new(Self {
             cache: cache::PageCache::new(config.page_cache),
+            nav: cache::Memo::new(),
+            authors: cache::Memo::new(),
+            last_change: cache::Memo::new(),
             templates: render::Templates::new()?,
             settings: RwLock::new(Arc::new(settings)),
             seen_version: AtomicI64::new(version),
             store,
             config,
             secure_cookies,
+            pending_thoughts: AtomicI64::new(0),
             recent_posts: Default::default(),
         }))
     }
@@ -106,12 +120,30 @@ impl AppState {
         Ok(())
     }
 
-    /// Compares the database's change counter with the one this node last saw.
+    /// One post's thoughts or likes changed (here or on another node).
+    pub fn post_changed(&self, post_id: i64) {
+        self.cache.clear_post(post_id);
+    }
+
+    /// Compares the database's change counter with the one this node last saw, and drops
+    /// what the changes since then touched: one post's pages, or everything.
     pub async fn check_for_changes(&self) -> anyhow::Result<()> {
         let v = self.store.site_version().await?;
-        if self.seen_version.swap(v, Ordering::AcqRel) != v {
-            self.content_changed().await;
+        let seen = self.seen_version.load(Ordering::Acquire);
+        if v == seen {
+            return Ok(());
         }
+        let scopes = self.store.changes_between(seen, v).await?;
+        let complete = v > seen && scopes.len() as i64 == v - seen;
+        let posts: Option<Vec<i64>> = scopes
+            .iter()
+            .map(|s| s.strip_prefix("post:").and_then(|n| n.parse().ok()))
+            .collect();
+        match posts {
+            Some(ids) if complete => ids.into_iter().for_each(|id| self.post_changed(id)),
+            _ => self.content_changed().await,
+        }
+        self.seen_version.store(v, Ordering::Release);
         Ok(())
     }
 }

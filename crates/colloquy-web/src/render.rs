@@ -16,6 +16,11 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "base.html",
     "list.html",
     "post.html",
+    "thought_fields.html",
+    "thought_form.html",
+    "thought_edit.html",
+    "message.html",
+    "thoughts_rss.xml",
     "error.html",
     "rss.xml",
     "atom.xml",
@@ -31,6 +36,11 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "admin/user_edit.html",
     "admin/settings.html",
     "admin/jobs.html",
+    "admin/thoughts.html",
+    "admin/thought_edit.html",
+    "admin/bans.html",
+    "admin/discussion.html",
+    "admin/moderation_log.html",
 );
 
 fn env() -> &'static Environment<'static> {
@@ -50,6 +60,21 @@ fn env() -> &'static Environment<'static> {
                 }
             }
             minijinja::escape_formatter(out, state, value)
+        });
+        // RSS readers treat an item's <description> as HTML: plain text must be escaped as
+        // HTML first, then (by the template) as XML.
+        env.add_filter("text_as_html", |s: String| -> String {
+            let mut out = String::with_capacity(s.len());
+            for c in s.chars() {
+                match c {
+                    '&' => out.push_str("&amp;"),
+                    '<' => out.push_str("&lt;"),
+                    '>' => out.push_str("&gt;"),
+                    '"' => out.push_str("&quot;"),
+                    c => out.push(c),
+                }
+            }
+            out
         });
         env.add_global("css", crate::assets::css_url());
         env.add_global("admin_js", crate::assets::admin_js_url());

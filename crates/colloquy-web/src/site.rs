@@ -1,5 +1,6 @@
 //! Site settings and the demo publication.
 
+use colloquy_core::thought::{parse_word_list, HoldPolicy, Rules};
 use colloquy_core::{markdown, Invalid, Slug};
 use colloquy_store::{NewPost, NewUser, Store, TermInput};
 
@@ -11,6 +12,11 @@ pub struct Settings {
     pub timezone: String,
     pub language: String,
     pub posts_per_page: u32,
+    /// Discussion rules: who is held, link limit, word lists, nesting, closing.
+    pub discussion: Rules,
+    /// Signs form timestamps; made once per site and shared by every node.
+    #[serde(skip)]
+    pub secret: String,
 }
 
 impl Default for Settings {
@@ -22,6 +28,8 @@ impl Default for Settings {
             timezone: "Europe/London".into(),
             language: "en".into(),
             posts_per_page: 10,
+            discussion: Rules::default(),
+            secret: String::new(),
         }
     }
 }
@@ -37,10 +45,91 @@ impl Settings {
                 "timezone" => s.timezone = v,
                 "language" => s.language = v,
                 "posts_per_page" => s.posts_per_page = v.parse().unwrap_or(10),
+                "thought_hold" => {
+                    s.discussion.hold = HoldPolicy::parse(&v).unwrap_or(s.discussion.hold)
+                }
+                "thought_max_links" => {
+                    s.discussion.max_links = v.parse().unwrap_or(s.discussion.max_links)
+                }
+                "thought_moderation_words" => s.discussion.moderation_words = parse_word_list(&v),
+                "thought_blocked_words" => s.discussion.blocked_words = parse_word_list(&v),
+                "thought_depth" => s.discussion.depth = v.parse().unwrap_or(s.discussion.depth),
+                "thought_close_after_days" => {
+                    s.discussion.close_after_days = v.parse().unwrap_or(0)
+                }
+                "secret" => s.secret = v,
                 _ => {}
             }
         }
+        if s.secret.is_empty() {
+            s.secret = store
+                .setting_or_insert("secret", &crate::auth::random_token())
+                .await?;
+        }
         Ok(s)
+    }
+
+    /// Validates the discussion settings form.
+    pub fn parse_discussion(
+        hold: &str,
+        max_links: &str,
+        moderation_words: &str,
+        blocked_words: &str,
+        depth: &str,
+        close_after_days: &str,
+    ) -> Result<Rules, Invalid> {
+        let number = |field: &'static str, s: &str, max: u32, what: &str| {
+            s.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| {
+                    Invalid::new(
+                        field,
+                        format!("{what} must be a whole number from 0 to {max}"),
+                    )
+                })
+        };
+        let depth = number(
+            "thought_depth",
+            depth,
+            colloquy_core::thought::MAX_DEPTH,
+            "nesting depth",
+        )?;
+        if depth == 0 {
+            return Err(Invalid::new(
+                "thought_depth",
+                "nesting depth must be at least 1",
+            ));
+        }
+        if moderation_words.len() > 50_000 || blocked_words.len() > 50_000 {
+            return Err(Invalid::new(
+                "thought_blocked_words",
+                "a word list is at most 50,000 characters",
+            ));
+        }
+        Ok(Rules {
+            hold: HoldPolicy::parse(hold)?,
+            max_links: number("thought_max_links", max_links, 1000, "the link limit")? as usize,
+            moderation_words: parse_word_list(moderation_words),
+            blocked_words: parse_word_list(blocked_words),
+            depth,
+            close_after_days: number("thought_close_after_days", close_after_days, 36_500, "days")?,
+        })
+    }
+
+    pub async fn save_discussion(store: &Store, r: &Rules) -> anyhow::Result<()> {
+        store
+            .set_settings(&[
+                ("thought_hold", r.hold.as_str().to_owned()),
+                ("thought_max_links", r.max_links.to_string()),
+                ("thought_moderation_words", r.moderation_words.join("\n")),
+                ("thought_blocked_words", r.blocked_words.join("\n")),
+                ("thought_depth", r.depth.to_string()),
+                ("thought_close_after_days", r.close_after_days.to_string()),
+            ])
+            .await?;
+        Ok(())
     }
 
     pub fn tz(&self) -> jiff::tz::TimeZone {
@@ -108,6 +197,8 @@ impl Settings {
             timezone: timezone.trim().to_owned(),
             language: language.to_owned(),
             posts_per_page: per_page,
+            discussion: Rules::default(),
+            secret: String::new(),
         })
     }
 

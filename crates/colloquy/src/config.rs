@@ -12,6 +12,8 @@ struct FileConfig {
     listen: Option<String>,
     base_url: Option<String>,
     page_cache: Option<bool>,
+    thought_min_seconds: Option<i64>,
+    thought_limits: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -21,6 +23,8 @@ pub struct Config {
     pub listen: String,
     pub base_url: String,
     pub page_cache: bool,
+    pub thought_min_seconds: i64,
+    pub thought_limits: (usize, usize),
 }
 
 impl Config {
@@ -63,7 +67,28 @@ impl Config {
             Some(other) => anyhow::bail!("COLLOQUY_PAGE_CACHE must be on or off (got {other:?})"),
             None => fc.page_cache.unwrap_or(true),
         };
+        let thought_min_seconds = match env("COLLOQUY_THOUGHT_MIN_SECONDS") {
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (0..=600).contains(n))
+                .with_context(|| {
+                    format!("COLLOQUY_THOUGHT_MIN_SECONDS must be 0 to 600 seconds (got {v:?})")
+                })?,
+            None => fc.thought_min_seconds.unwrap_or(3),
+        };
+        let limits = env("COLLOQUY_THOUGHT_LIMITS")
+            .or(fc.thought_limits)
+            .unwrap_or_else(|| "5,30".into());
+        let thought_limits = limits
+            .split_once(',')
+            .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+            .with_context(|| {
+                format!("COLLOQUY_THOUGHT_LIMITS must be PER_MINUTE,PER_HOUR such as 5,30 (got {limits:?})")
+            })?;
         Ok(Self {
+            thought_limits,
+            thought_min_seconds,
             data_dir,
             database_url,
             listen,

@@ -181,6 +181,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             base_url: config.base_url.clone(),
             data_dir: config.data_dir.clone(),
             page_cache: config.page_cache,
+            thought_min_seconds: config.thought_min_seconds,
+            thought_limits: config.thought_limits,
         },
     )
     .await?;

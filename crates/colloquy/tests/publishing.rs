@@ -3,7 +3,7 @@
 mod support;
 
 use serde_json::json;
-use support::{api_user, cli, eventually, fresh_db, post_json, Backend, Node};
+use support::{api_user, cli, eventually, form_value, fresh_db, post_json, sign_in, Backend, Node};
 
 both_backends!(
     api_creates_reads_updates_and_deletes_a_post,
@@ -515,17 +515,6 @@ async fn pages_are_cached_with_validators_and_compression(backend: Backend) {
     assert!(r.text().await.unwrap().contains("new words"));
 }
 
-fn form_value(html: &str, name: &str) -> String {
-    let key = format!("name=\"{name}\" value=\"");
-    html.split(&key)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {name} in form"))
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
 async fn first_run_setup_link_works_once_and_login_is_throttled(backend: Backend) {
     let Some(db) = fresh_db(backend).await else {
         return;
@@ -704,25 +693,6 @@ async fn posting_is_rate_limited_per_user(backend: Backend) {
     )
     .await;
     assert_eq!(s, 201, "the limit is per user");
-}
-
-/// Signs in through the login form (with its CSRF cookie) and returns the session's CSRF token.
-async fn sign_in(node: &Node, email: &str, password: &str) -> String {
-    let form = node.text("/admin/login").await.1;
-    let csrf = form_value(&form, "csrf");
-    let r = node
-        .client
-        .post(node.url("/admin/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", email),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303, "sign-in failed");
-    form_value(&node.text("/admin/terms/category").await.1, "csrf")
 }
 
 async fn categories_nest_and_can_be_edited_in_the_admin(backend: Backend) {

@@ -68,7 +68,7 @@ pub fn routes() -> Router<SharedState> {
 }
 
 /// Renders an admin template with what every admin page needs.
-fn page(
+pub(crate) fn page(
     state: &AppState,
     me: Option<&CurrentUser>,
     template: &str,
@@ -78,8 +78,10 @@ fn page(
     let common = minijinja::context! {
         site => state.settings(),
         me => me.map(|m| minijinja::context! { name => m.user.name, role => m.role.as_str(), id => m.user.id,
-            can_edit_others => m.role.can_edit_others(), can_administer => m.role.can_administer() }),
+            can_edit_others => m.role.can_edit_others(), can_administer => m.role.can_administer(),
+            moderator => m.role == Role::Moderator || m.role.can_edit_others() }),
         csrf => me.map(|m| m.csrf.clone()),
+        pending_thoughts => state.pending_thoughts.load(std::sync::atomic::Ordering::Relaxed),
     };
     let html = state
         .templates
@@ -90,9 +92,25 @@ fn page(
     Ok(res)
 }
 
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<CurrentUser, Response> {
+pub(crate) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<CurrentUser, Response> {
     match auth::current_user(state, headers).await {
-        Some(u) if u.role.can_write() || u.role == Role::Moderator => Ok(u),
+        Some(u) if u.role.can_write() || u.role == Role::Moderator => {
+            // The menu shows how many thoughts wait; every admin page passes through here.
+            if let Ok(counts) = state.store.thought_counts().await {
+                let pending = counts
+                    .iter()
+                    .find(|(s, _)| s == "pending")
+                    .map(|c| c.1)
+                    .unwrap_or(0);
+                state
+                    .pending_thoughts
+                    .store(pending, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(u)
+        }
         Some(_) => Err(WebError::Forbidden(
             "the admin is for authors, editors, moderators and admins".into(),
         )
@@ -101,6 +119,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<CurrentUser,
     }
 }
 
+#[macro_export]
 macro_rules! me_or_return {
     ($state:expr, $headers:expr) => {
         match signed_in(&$state, &$headers).await {
@@ -232,7 +251,13 @@ async fn login(
         }
     };
     state.store.clear_login_failures(&email_key).await?;
-    start_session(&state, user.id, "/admin/").await
+    // Members have no admin to go to: they return to the site, signed in.
+    let to = if user.role == "member" {
+        "/"
+    } else {
+        "/admin/"
+    };
+    start_session(&state, user.id, to).await
 }
 
 async fn start_session(state: &AppState, user_id: i64, to: &str) -> Result<Response, WebError> {
@@ -672,12 +697,7 @@ async fn save_from_form(
                 format!("{slug} is a reserved address; choose another slug"),
             ));
         }
-        if values.body_markdown.len() > MAX_BODY_BYTES {
-            return Err(Invalid::new(
-                "body_markdown",
-                "the body is larger than 1 MB",
-            ));
-        }
+        colloquy_core::post::check_body(&values.body_markdown)?;
         let status = PostStatus::parse(if values.status.is_empty() {
             "draft"
         } else {

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use colloquy_core::post::{parse_timestamp, resolve_schedule, MAX_BODY_BYTES};
+use colloquy_core::post::{parse_timestamp, resolve_schedule};
 use colloquy_core::{Invalid, Page, PostKind, PostStatus, Role, Slug, Title};
 use colloquy_store::{NewPost, PostPatch, PostRow, UserRow};
 use serde::{Deserialize, Serialize};
@@ -25,13 +25,19 @@ pub fn routes() -> Router<SharedState> {
             "/api/v1/posts/{id}",
             get(get_post).patch(update_post).delete(delete_post),
         )
+        .merge(super::api_thoughts::routes())
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Colloquy API", description = "Posts and pages of a Colloquy publication."),
-    paths(create_post, list_posts, get_post, update_post, delete_post),
-    components(schemas(PostInput, PostUpdate, PostJson, PostList, AuthorJson, ErrorBody, ErrorDetail)),
+    info(title = "Colloquy API", description = "Posts, pages, thoughts and likes of a Colloquy publication."),
+    paths(create_post, list_posts, get_post, update_post, delete_post,
+        super::api_thoughts::create_thought, super::api_thoughts::list_thoughts, super::api_thoughts::moderation_list,
+        super::api_thoughts::moderate, super::api_thoughts::edit_thought, super::api_thoughts::delete_thought,
+        super::api_thoughts::like, super::api_thoughts::unlike),
+    components(schemas(PostInput, PostUpdate, PostJson, PostList, AuthorJson, ErrorBody, ErrorDetail,
+        super::api_thoughts::ThoughtInput, super::api_thoughts::ThoughtCreated, super::api_thoughts::ThoughtJson,
+        super::api_thoughts::ThoughtList, super::api_thoughts::ThoughtEdit, super::api_thoughts::LikeState)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -76,6 +82,8 @@ pub struct PostInput {
     slug: Option<String>,
     /// `post` (default) or `page`.
     kind: Option<String>,
+    /// Whether readers may post thoughts (default true).
+    thoughts_open: Option<bool>,
 }
 
 /// A partial update: absent fields stay as they are.
@@ -89,6 +97,7 @@ pub struct PostUpdate {
     status: Option<String>,
     publish_at: Option<String>,
     slug: Option<String>,
+    thoughts_open: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -116,6 +125,7 @@ pub struct PostJson {
     tags: Vec<String>,
     categories: Vec<String>,
     author: AuthorJson,
+    thoughts_open: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -139,7 +149,7 @@ pub struct ErrorBody {
 }
 
 /// Parses a JSON body ourselves so a malformed one gets our error format with serde's reason.
-fn parse_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<T, WebError> {
@@ -156,7 +166,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(
         .map_err(|e| WebError::BadRequest(format!("the JSON body is not valid: {e}")))
 }
 
-fn parse_id(s: &str) -> Result<i64, WebError> {
+pub(crate) fn parse_id(s: &str) -> Result<i64, WebError> {
     s.parse::<i64>()
         .ok()
         .filter(|n| *n > 0)
@@ -194,6 +204,7 @@ async fn post_json(state: &AppState, p: &PostRow) -> Result<PostJson, WebError> 
         excerpt: p.excerpt.clone(),
         tags: names("tag"),
         categories: names("category"),
+        thoughts_open: p.thoughts_open,
         author: AuthorJson {
             id: p.author_id,
             name: p.author_name.clone(),
@@ -203,13 +214,7 @@ async fn post_json(state: &AppState, p: &PostRow) -> Result<PostJson, WebError> 
 }
 
 fn check_body(md: &str) -> Result<(), Invalid> {
-    if md.len() > MAX_BODY_BYTES {
-        return Err(Invalid::new(
-            "body_markdown",
-            "the body is larger than 1 MB",
-        ));
-    }
-    Ok(())
+    colloquy_core::post::check_body(md)
 }
 
 fn may_edit(user: &UserRow, role: Role, p: &PostRow) -> Result<(), WebError> {
@@ -283,6 +288,9 @@ async fn create_post(
             categories,
         })
         .await?;
+    if input.thoughts_open == Some(false) {
+        state.store.set_thoughts_open(id, false).await?;
+    }
     state.content_changed().await;
     let p = state.store.post_by_id(id).await?;
     let json = post_json(&state, &p).await?;
@@ -412,6 +420,9 @@ async fn update_post(
         patch.publish_at = Some(at);
     }
     state.store.update_post(id, patch).await?;
+    if let Some(open) = input.thoughts_open {
+        state.store.set_thoughts_open(id, open).await?;
+    }
     state.content_changed().await;
     let p = state.store.post_by_id(id).await?;
     Ok(Json(post_json(&state, &p).await?))

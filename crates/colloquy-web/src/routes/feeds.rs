@@ -120,3 +120,115 @@ pub async fn sitemap(state: &SharedState, lm: i64) -> Result<Rendered, WebError>
         lm,
     ))
 }
+
+/// One thought as a feed item.
+fn thought_item(
+    state: &SharedState,
+    t: &colloquy_store::ThoughtRow,
+    post_url: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "title": format!("{} on “{}”", t.author_name, t.post_title),
+        "url": format!("{post_url}#thought-{}", t.id),
+        "published_rfc2822": crate::render::rfc2822(t.created_at),
+        "author_name": t.author_name,
+        "body_html": if t.kind == "comment" { t.body_html.clone() } else { format!("{} linked to this post", state.settings().title) },
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn thoughts_feed(
+    state: &SharedState,
+    title: String,
+    link: String,
+    self_url: String,
+    description: String,
+    items: Vec<serde_json::Value>,
+    lm: i64,
+    scope: crate::cache::Scope,
+) -> Result<Rendered, WebError> {
+    let xml = state.templates.render(
+        "thoughts_rss.xml",
+        minijinja::context! {
+            site => state.settings(), title, link, self_url, description,
+            thoughts => items, updated_rfc2822 => crate::render::rfc2822(lm),
+        },
+    )?;
+    Ok(Rendered::new(
+        StatusCode::OK,
+        "application/rss+xml; charset=utf-8",
+        xml,
+        lm,
+    )
+    .with_scope(scope))
+}
+
+/// `/YYYY/MM/DD/slug/feed/`: the approved thoughts on one post, newest first.
+pub async fn post_thoughts(
+    state: &SharedState,
+    slug: &str,
+    date: (i16, i8, i8),
+) -> Result<Rendered, WebError> {
+    let p = state.store.post_by_slug("post", slug).await?;
+    if p.status != "published" {
+        return Err(WebError::NotFound);
+    }
+    let tz = state.settings().tz();
+    let path = crate::render::post_path(&p.kind, &p.slug, p.publish_at, &tz);
+    if path != format!("/{:04}/{:02}/{:02}/{slug}/", date.0, date.1, date.2) {
+        return Err(WebError::NotFound);
+    }
+    let url = format!("{}{path}", state.config.base_url);
+    let mut rows = state.store.approved_thoughts(p.id).await?;
+    rows.retain(|t| !t.deleted);
+    rows.reverse();
+    rows.truncate(50);
+    let lm = rows
+        .iter()
+        .map(|t| t.updated_at)
+        .max()
+        .unwrap_or(p.updated_at)
+        .max(p.updated_at);
+    let items = rows.iter().map(|t| thought_item(state, t, &url)).collect();
+    thoughts_feed(
+        state,
+        format!("Thoughts on “{}”", p.title),
+        url.clone(),
+        format!("{url}feed/"),
+        format!("Thoughts on “{}” at {}", p.title, state.settings().title),
+        items,
+        lm,
+        crate::cache::Scope::Post(p.id),
+    )
+    .await
+}
+
+/// `/comments/feed/`: the newest approved thoughts on every post.
+pub async fn recent_thoughts(state: &SharedState) -> Result<Rendered, WebError> {
+    let rows = state.store.recent_thoughts(50).await?;
+    let tz = state.settings().tz();
+    let mut items = Vec::with_capacity(rows.len());
+    for t in &rows {
+        let p = state.store.post_by_id(t.post_id).await?;
+        let url = format!(
+            "{}{}",
+            state.config.base_url,
+            crate::render::post_path(&p.kind, &p.slug, p.publish_at, &tz)
+        );
+        items.push(thought_item(state, t, &url));
+    }
+    let lm = rows.iter().map(|t| t.updated_at).max().unwrap_or(0);
+    let base = &state.config.base_url;
+    let s = state.settings();
+    thoughts_feed(
+        state,
+        format!("Thoughts on {}", s.title),
+        format!("{base}/"),
+        format!("{base}/comments/feed/"),
+        format!("The newest thoughts on {}", s.title),
+        items,
+        lm,
+        crate::cache::Scope::AllThoughts,
+    )
+    .await
+}

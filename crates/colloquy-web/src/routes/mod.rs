@@ -1,10 +1,13 @@
 //! The URL map. Each area of the site has its own module.
 
 mod admin;
+mod admin_thoughts;
 mod api;
+mod api_thoughts;
 mod feeds;
 mod media;
 mod public;
+mod thoughts;
 
 use crate::{assets, metrics, SharedState};
 use axum::extract::{DefaultBodyLimit, State};
@@ -29,6 +32,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/avatar/{name}", get(media::avatar))
         .merge(api::routes())
         .merge(admin::routes())
+        .merge(thoughts::routes())
+        .merge(admin_thoughts::routes())
         .fallback(public::dispatch)
         .layer(middleware::map_response(security_headers))
         .layer(middleware::from_fn(metrics::track))

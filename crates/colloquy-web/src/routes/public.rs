@@ -21,7 +21,12 @@ pub enum Route {
     Year(i16),
     Month(i16, i8),
     Day(i16, i8, i8),
-    Post { y: i16, m: i8, d: i8, slug: String },
+    Post {
+        y: i16,
+        m: i8,
+        d: i8,
+        slug: String,
+    },
     Tag(String),
     Category(String),
     Author(String),
@@ -32,6 +37,15 @@ pub enum Route {
     JsonFeed,
     Sitemap,
     Robots,
+    /// `/YYYY/MM/DD/slug/feed/`: one post's thoughts.
+    PostThoughtsFeed {
+        y: i16,
+        m: i8,
+        d: i8,
+        slug: String,
+    },
+    /// `/comments/feed/`: the newest thoughts on every post.
+    ThoughtsFeed,
 }
 
 /// Parses a path into a route and a page number. `Err(true)` asks for a trailing slash.
@@ -65,6 +79,16 @@ pub fn parse_path(path: &str) -> Result<(Route, Page), Result<bool, WebError>> {
         [] => Route::Home,
         ["feed"] | ["feed", "rss2"] | ["feed", "rss"] => Route::Rss,
         ["feed", "atom"] => Route::Atom,
+        ["comments", "feed"] => Route::ThoughtsFeed,
+        [y, m, d, s, "feed"] => match (num(y, 4), num(m, 2), num(d, 2)) {
+            (Some(y), Some(m), Some(d)) => Route::PostThoughtsFeed {
+                y: y as i16,
+                m: m as i8,
+                d: d as i8,
+                slug: slug(s)?,
+            },
+            _ => return Err(Ok(false)),
+        },
         ["search"] => Route::Search,
         ["tag", s] => Route::Tag(slug(s)?),
         ["category", rest @ ..] if !rest.is_empty() => Route::Category(slug(rest[rest.len() - 1])?),
@@ -132,6 +156,33 @@ pub async fn dispatch(
         Err(Ok(false)) => return WebError::NotFound.into_response(),
         Err(Err(e)) => return e.into_response(),
     };
+    // Signed-in readers see their own name in the reply form and their like: their post
+    // pages are rendered for them and never cached.
+    let viewer = if matches!(route, Route::Post { .. } | Route::Page(_))
+        && crate::auth::cookie(&headers, crate::auth::cookie_name(&state)).is_some()
+    {
+        crate::auth::current_user(&state, &headers).await
+    } else {
+        None
+    };
+    if let Some(me) = &viewer {
+        let (slug, date, kind) = match &route {
+            Route::Post { y, m, d, slug } => (slug, Some((*y, *m, *d)), "post"),
+            Route::Page(slug) => (slug, None, "page"),
+            _ => unreachable!("checked above"),
+        };
+        return match post_page(&state, kind, slug, date, Some(me)).await {
+            Ok(r) => {
+                let mut res = r.respond(&headers, true);
+                res.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    "private, no-store".parse().expect("ascii"),
+                );
+                res
+            }
+            Err(e) => e.into_response(),
+        };
+    }
     let cacheable = route != Route::Search;
     let key = path.to_owned();
     if cacheable {
@@ -184,32 +235,84 @@ struct Meta {
 
 /// Things every public page shows: the site, its pages for the menu, the feeds.
 #[derive(Serialize)]
-struct Frame {
+pub(crate) struct Frame {
     site: Arc<crate::Settings>,
     base_url: String,
-    nav: Vec<Link>,
+    nav: Arc<Vec<Link>>,
     meta: Meta,
     search_query: String,
 }
 
 async fn frame(state: &AppState, meta: Meta) -> Result<Frame, WebError> {
-    let nav = state
-        .store
-        .published_pages()
-        .await?
-        .into_iter()
-        .map(|p| Link {
-            url: format!("/{}/", p.slug),
-            name: p.title,
-        })
-        .collect();
     Ok(Frame {
         site: state.settings(),
         base_url: state.config.base_url.clone(),
-        nav,
+        nav: nav_pages(state).await?,
         meta,
         search_query: String::new(),
     })
+}
+
+/// The frame of a small page (a form, a message) that is never cached.
+pub(crate) async fn simple_frame(state: &AppState, title: &str) -> Result<Frame, WebError> {
+    let settings = state.settings();
+    frame(
+        state,
+        Meta {
+            title: format!("{title} – {}", settings.title),
+            description: String::new(),
+            canonical: state.config.base_url.clone() + "/",
+            og_type: "website",
+            image: None,
+        },
+    )
+    .await
+}
+
+/// The published pages for the menu, from the memo when the site has not changed since.
+async fn nav_pages(state: &AppState) -> Result<Arc<Vec<Link>>, WebError> {
+    if let Some(nav) = state.nav.get(&state.cache, &()) {
+        return Ok(nav);
+    }
+    let generation = state.cache.site_generation();
+    let nav: Arc<Vec<Link>> = Arc::new(
+        state
+            .store
+            .published_pages()
+            .await?
+            .into_iter()
+            .map(|p| Link {
+                url: format!("/{}/", p.slug),
+                name: p.title,
+            })
+            .collect(),
+    );
+    state.nav.put(&state.cache, generation, (), nav.clone());
+    Ok(nav)
+}
+
+/// When a published post last changed, for listings' and feeds' `Last-Modified`.
+pub(crate) async fn last_change(state: &AppState) -> Result<i64, WebError> {
+    if let Some(t) = state.last_change.get(&state.cache, &()) {
+        return Ok(t);
+    }
+    let generation = state.cache.site_generation();
+    let t = state.store.last_published_change().await?;
+    state.last_change.put(&state.cache, generation, (), t);
+    Ok(t)
+}
+
+pub(crate) async fn author(
+    state: &AppState,
+    id: i64,
+) -> Result<Arc<colloquy_store::UserRow>, WebError> {
+    if let Some(u) = state.authors.get(&state.cache, &id) {
+        return Ok(u);
+    }
+    let generation = state.cache.site_generation();
+    let u = Arc::new(state.store.user_by_id(id).await?);
+    state.authors.put(&state.cache, generation, id, u.clone());
+    Ok(u)
 }
 
 async fn render_route(
@@ -222,7 +325,18 @@ async fn render_route(
     let tz = settings.tz();
     let per_page = settings.posts_per_page as i64;
     let base = &state.config.base_url;
-    let lm = state.store.last_published_change().await?;
+    match route {
+        Route::Post { y, m, d, slug } => {
+            return post_page(state, "post", slug, Some((*y, *m, *d)), None).await
+        }
+        Route::Page(slug) => return post_page(state, "page", slug, None, None).await,
+        Route::PostThoughtsFeed { y, m, d, slug } => {
+            return feeds::post_thoughts(state, slug, (*y, *m, *d)).await
+        }
+        Route::ThoughtsFeed => return feeds::recent_thoughts(state).await,
+        _ => {}
+    }
+    let lm = last_change(state).await?;
     match route {
         Route::Rss => return feeds::rss(state, lm).await,
         Route::Atom => return feeds::atom(state, lm).await,
@@ -237,10 +351,6 @@ async fn render_route(
                 lm,
             ));
         }
-        Route::Post { y, m, d, slug } => {
-            return post_page(state, "post", slug, Some((*y, *m, *d))).await
-        }
-        Route::Page(slug) => return post_page(state, "page", slug, None).await,
         _ => {}
     }
     // Listings.
@@ -442,6 +552,7 @@ async fn post_page(
     kind: &str,
     slug: &str,
     date: Option<(i16, i8, i8)>,
+    viewer: Option<&crate::auth::CurrentUser>,
 ) -> Result<Rendered, WebError> {
     let p = state.store.post_by_slug(kind, slug).await?;
     if p.status != "published" {
@@ -449,14 +560,20 @@ async fn post_page(
     }
     let settings = state.settings();
     let tz = settings.tz();
-    let author = state.store.user_by_id(p.author_id).await?;
+    let author = author(state, p.author_id).await?;
     let terms = state
         .store
         .terms_of_posts(&[p.id])
         .await?
         .remove(&p.id)
         .unwrap_or_default();
-    let view = post_view(&p, &terms, Some(&author), &state.config.base_url, &tz);
+    let view = post_view(
+        &p,
+        &terms,
+        Some(author.as_ref()),
+        &state.config.base_url,
+        &tz,
+    );
     if let Some((y, m, d)) = date {
         let expected = format!("/{y:04}/{m:02}/{d:02}/{slug}/");
         if expected != view.path {
@@ -470,6 +587,28 @@ async fn post_page(
             .with_header(header::LOCATION, &view.path));
         }
     }
+    let (thoughts, likes) =
+        futures_util::future::try_join(super::thoughts::thread_views(state, p.id), async {
+            Ok::<_, WebError>(state.store.likes_of(p.id).await?)
+        })
+        .await?;
+    let open = colloquy_core::thought::open_for_thoughts(
+        p.thoughts_open,
+        p.publish_at,
+        settings.discussion.close_after_days,
+        colloquy_store::now(),
+    );
+    let thoughts_count = thoughts.iter().filter(|t| !t.removed).count();
+    let liked = viewer.is_some_and(|v| likes.iter().any(|l| l.user_id == Some(v.user.id)));
+    let likes: Vec<minijinja::Value> = likes
+        .iter()
+        .map(|l| {
+            minijinja::context! {
+                name => l.author_name, url => l.author_url,
+                avatar_url => super::thoughts::guest_avatar_url(state, &format!("like:{}:{}", l.user_id.unwrap_or(0), l.author_name)),
+            }
+        })
+        .collect();
     let description = view.excerpt.clone();
     let meta = Meta {
         title: format!("{} – {}", view.title, settings.title),
@@ -479,15 +618,26 @@ async fn post_page(
         image: view.featured_image_url.clone(),
     };
     let frame = frame(state, meta).await?;
-    let html = state
-        .templates
-        .render("post.html", minijinja::context! { frame, post => view })?;
+    let now = colloquy_store::now();
+    let html = state.templates.render(
+        "post.html",
+        minijinja::context! {
+            frame, post => view, thoughts, thoughts_count, likes, liked, open,
+            viewer => viewer.map(super::thoughts::viewer),
+            stamp => viewer.map(|_| super::thoughts::form_stamp(state, p.id)),
+            now,
+            thoughts_js => crate::assets::thoughts_js_url(),
+        },
+    )?;
+    // Thoughts and likes change the page without touching the post, so the page is as new
+    // as its render (a change drops the cached render).
     Ok(Rendered::new(
         StatusCode::OK,
         "text/html; charset=utf-8",
         html,
-        p.updated_at,
-    ))
+        now.max(p.updated_at),
+    )
+    .with_scope(crate::cache::Scope::Post(p.id)))
 }
 
 async fn search_page(state: &SharedState, q: &str, page: Page) -> Result<Rendered, WebError> {

@@ -271,6 +271,43 @@ where
     false
 }
 
+/// The value of the form field `name` in a page.
+pub fn form_value(html: &str, name: &str) -> String {
+    let key = format!("name=\"{name}\" value=\"");
+    html.split(&key)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name} in form"))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Signs in through the login form (with its CSRF cookie); the node's client keeps the
+/// session cookie.
+pub async fn sign_in_any(node: &Node, email: &str, password: &str) {
+    let form = node.text("/admin/login").await.1;
+    let csrf = form_value(&form, "csrf");
+    let r = node
+        .client
+        .post(node.url("/admin/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "sign-in failed");
+}
+
+/// Signs a staff member in and returns the session's CSRF token (from the dashboard).
+pub async fn sign_in(node: &Node, email: &str, password: &str) -> String {
+    sign_in_any(node, email, password).await;
+    form_value(&node.text("/admin/").await.1, "csrf")
+}
+
 /// Generates one test per backend from an async fn taking `Backend`.
 #[macro_export]
 macro_rules! both_backends {
