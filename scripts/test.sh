@@ -14,6 +14,9 @@ fi
 cargo build --workspace --bins
 cargo nextest run --workspace --no-fail-fast
 
+# The strict feed checker's own fixtures (good feeds pass, each bad one fails for its reason).
+bash tests/feeds/selftest.sh
+
 if [ -f tests/browser/run.sh ]; then
   bash tests/browser/run.sh "${CARGO_TARGET_DIR:-target}/debug/colloquy"
 fi
