@@ -35,4 +35,16 @@ for _ in $(seq 1 100); do
 done
 setup=$(grep -o "$base/admin/setup?token=[A-Za-z0-9_-]*" "$tmp/stdout.log" | head -n1)
 [ -n "$setup" ] || { echo "no setup link printed"; cat "$tmp/stdout.log" "$tmp/stderr.log"; exit 1; }
-CHROMIUM="$chromium_bin" timeout 240 node "$here/e2e.mjs" "$base" "$setup"
+rc=0
+CHROMIUM="$chromium_bin" timeout 240 node "$here/e2e.mjs" "$base" "$setup" || rc=$?
+
+# Thoughts and moderation, against the same server: e2e.mjs has left an admin
+# (ada@example.org) and a published post; add a moderator through the CLI.
+mod_email=moderator@example.org
+mod_password="moderator-$(python3 -c 'import secrets; print(secrets.token_urlsafe(12))')"
+printf '%s\n' "$mod_password" | COLLOQUY_DATA_DIR="$tmp" \
+  "$bin" user add --email "$mod_email" --name "Mo Moderator" --role moderator --password-stdin >/dev/null
+MOD_EMAIL="$mod_email" MOD_PASSWORD="$mod_password" \
+  ADMIN_EMAIL=ada@example.org ADMIN_PASSWORD="correct horse battery" \
+  CHROMIUM="$chromium_bin" timeout 120 node "$here/thoughts.mjs" "$base" || rc=$?
+exit $rc

@@ -15,7 +15,20 @@
       credentials: "same-origin"
     })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-      .then(function (j) { target.innerHTML = j.html; })
+      .then(function (j) {
+        target.innerHTML = j.html;
+        var guard = document.getElementById("guard");
+        if (!guard) return;
+        guard.textContent = "";
+        if (j.findings && j.findings.length) {
+          var p = document.createElement("p");
+          p.className = "error";
+          p.textContent = "The confidentiality guard found what may identify someone: " +
+            j.findings.map(function (f) { return f.what + " (“" + f.text + "”)"; }).join("; ") +
+            ". Edit it, or tick “Publish anyway”.";
+          guard.appendChild(p);
+        }
+      })
       .catch(function () { target.textContent = "The preview could not be loaded."; });
   }
   source.addEventListener("input", function () {

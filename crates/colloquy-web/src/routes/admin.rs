@@ -698,6 +698,25 @@ async fn save_from_form(
             ));
         }
         colloquy_core::post::check_body(&values.body_markdown)?;
+        let status_wanted = values.status.as_str();
+        if status_wanted != "draft"
+            && !status_wanted.is_empty()
+            && !f.contains_key("confirm_sensitive")
+        {
+            let found = colloquy_core::confidentiality::scan(&values.body_markdown);
+            if !found.is_empty() {
+                let mut kinds: Vec<&str> = found.iter().map(|x| x.kind.describe()).collect();
+                kinds.dedup();
+                return Err(Invalid::new(
+                    "body_markdown",
+                    format!(
+                        "the text may identify someone ({}: “{}”); edit it, or tick “Publish anyway” to confirm it is safe",
+                        kinds.join(", "),
+                        found[0].text
+                    ),
+                ));
+            }
+        }
         let status = PostStatus::parse(if values.status.is_empty() {
             "draft"
         } else {
@@ -814,10 +833,15 @@ async fn preview(
     if b.markdown.len() > MAX_BODY_BYTES {
         return Err(WebError::TooLarge);
     }
-    Ok(
-        Json(serde_json::json!({ "html": colloquy_core::markdown::render(&b.markdown) }))
-            .into_response(),
-    )
+    let findings: Vec<serde_json::Value> = colloquy_core::confidentiality::scan(&b.markdown)
+        .iter()
+        .map(|f| serde_json::json!({ "what": f.kind.describe(), "text": f.text }))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "html": colloquy_core::markdown::render(&b.markdown),
+        "findings": findings,
+    }))
+    .into_response())
 }
 
 // ---- tags and categories -------------------------------------------------------------
