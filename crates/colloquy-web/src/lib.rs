@@ -33,6 +33,8 @@ pub struct WebConfig {
     pub thought_min_seconds: i64,
     /// Most thoughts one address (or one email) may send per minute and per hour.
     pub thought_limits: (usize, usize),
+    /// Addresses per sitemap file before `/sitemap.xml` becomes an index.
+    pub sitemap_urls: u32,
 }
 
 pub struct AppState {

@@ -249,6 +249,96 @@ pub(crate) fn term_inputs(
     Ok(out)
 }
 
+/// A whole post as an author sent it (API body or editor form), before any rule looked at it.
+pub(crate) struct DraftFields<'a> {
+    pub kind: &'a str,
+    pub title: &'a str,
+    /// `None` derives the slug from the title.
+    pub slug: Option<&'a str>,
+    pub body_markdown: &'a str,
+    pub status: &'a str,
+    pub publish_at: Option<i64>,
+    pub tags: &'a [String],
+    pub categories: &'a [String],
+}
+
+/// A post that passed every rule: the one place where the API and the editor validate posts.
+pub(crate) struct PostDraft {
+    pub kind: colloquy_core::PostKind,
+    pub title: colloquy_core::Title,
+    pub slug: Slug,
+    pub slug_derived: bool,
+    pub status: colloquy_core::PostStatus,
+    pub publish_at: Option<i64>,
+    pub tags: Vec<TermInput>,
+    pub categories: Vec<TermInput>,
+}
+
+impl PostDraft {
+    pub fn parse(f: &DraftFields<'_>) -> Result<Self, Invalid> {
+        use colloquy_core::{PostKind, PostStatus, Title};
+        let kind = match f.kind {
+            "post" | "" => PostKind::Post,
+            "page" => PostKind::Page,
+            _ => return Err(Invalid::new("kind", "kind must be post or page")),
+        };
+        let title = Title::parse(f.title)?;
+        let (slug, slug_derived) = match f.slug.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => (Slug::parse(s)?, false),
+            None => (Slug::from_title(title.as_str())?, true),
+        };
+        if kind == PostKind::Page && crate::routes::RESERVED_PAGE_SLUGS.contains(&slug.as_str()) {
+            return Err(Invalid::new(
+                "slug",
+                format!("{slug} is a reserved address; choose another slug"),
+            ));
+        }
+        colloquy_core::post::check_body(f.body_markdown)?;
+        let status = PostStatus::parse(if f.status.is_empty() {
+            "draft"
+        } else {
+            f.status
+        })?;
+        let (status, publish_at) =
+            colloquy_core::post::resolve_schedule(status, f.publish_at, colloquy_store::now())?;
+        Ok(Self {
+            kind,
+            title,
+            slug,
+            slug_derived,
+            status,
+            publish_at,
+            tags: term_inputs("tags", f.tags)?,
+            categories: term_inputs("categories", f.categories)?,
+        })
+    }
+
+    pub fn into_new_post(
+        self,
+        body_markdown: String,
+        author_id: i64,
+        featured_image: Option<String>,
+    ) -> NewPost {
+        let (html, plain, excerpt) = body_parts(&body_markdown);
+        NewPost {
+            kind: self.kind.as_str().into(),
+            title: self.title.as_str().into(),
+            slug: self.slug.as_str().into(),
+            slug_was_derived: self.slug_derived,
+            body_markdown,
+            body_html: html,
+            plain_text: plain,
+            excerpt,
+            status: self.status.as_str().into(),
+            publish_at: self.publish_at,
+            author_id,
+            featured_image,
+            tags: self.tags,
+            categories: self.categories,
+        }
+    }
+}
+
 /// Builds a `NewPost` from validated parts; the body is rendered and summarised here once.
 pub(crate) fn body_parts(markdown_src: &str) -> (String, String, String) {
     let html = markdown::render(markdown_src);

@@ -14,6 +14,7 @@ struct FileConfig {
     page_cache: Option<bool>,
     thought_min_seconds: Option<i64>,
     thought_limits: Option<String>,
+    sitemap_urls: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -25,6 +26,7 @@ pub struct Config {
     pub page_cache: bool,
     pub thought_min_seconds: i64,
     pub thought_limits: (usize, usize),
+    pub sitemap_urls: u32,
 }
 
 impl Config {
@@ -86,7 +88,18 @@ impl Config {
             .with_context(|| {
                 format!("COLLOQUY_THOUGHT_LIMITS must be PER_MINUTE,PER_HOUR such as 5,30 (got {limits:?})")
             })?;
+        let sitemap_urls = match env("COLLOQUY_SITEMAP_URLS") {
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (10..=50_000).contains(n))
+                .with_context(|| {
+                    format!("COLLOQUY_SITEMAP_URLS must be 10 to 50000 (got {v:?})")
+                })?,
+            None => fc.sitemap_urls.unwrap_or(10_000),
+        };
         Ok(Self {
+            sitemap_urls,
             thought_limits,
             thought_min_seconds,
             data_dir,

@@ -183,6 +183,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             page_cache: config.page_cache,
             thought_min_seconds: config.thought_min_seconds,
             thought_limits: config.thought_limits,
+            sitemap_urls: config.sitemap_urls,
         },
     )
     .await?;

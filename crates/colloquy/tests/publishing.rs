@@ -16,6 +16,7 @@ both_backends!(
     search_finds_published_posts_only,
     posting_is_rate_limited_per_user,
     categories_nest_and_can_be_edited_in_the_admin,
+    a_large_site_gets_a_sitemap_index,
 );
 
 fn nineteen_tags() -> Vec<String> {
@@ -807,4 +808,51 @@ async fn categories_nest_and_can_be_edited_in_the_admin(backend: Backend) {
         .unwrap();
     assert!(r.status().is_client_error());
     assert_eq!(node.get("/category/hijacked/").await.status(), 404);
+}
+
+async fn a_large_site_gets_a_sitemap_index(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let node = Node::start(&db, &[("COLLOQUY_SITEMAP_URLS", "10")]).await;
+    let token = api_user(&db, "ed@example.org", "editor");
+    let mut urls = vec![format!("{}/", node.base)];
+    for i in 0..25 {
+        let (s, p) = post_json(
+            &node,
+            &token,
+            "/api/v1/posts",
+            json!({"title": format!("Post number {i}"), "body_markdown": "x", "status": "published"}),
+        )
+        .await;
+        assert_eq!(s, 201, "{p}");
+        urls.push(p["url"].as_str().unwrap().to_owned());
+    }
+    let loc = |xml: &str| -> Vec<String> {
+        xml.split("<loc>")
+            .skip(1)
+            .map(|s| s.split("</loc>").next().unwrap().to_owned())
+            .collect()
+    };
+    let (s, index) = node.text("/sitemap.xml").await;
+    assert_eq!(s, 200);
+    assert_well_formed_xml(&index, "sitemapindex");
+    let files = loc(&index);
+    assert_eq!(files.len(), 3, "26 addresses at 10 a file: {index}");
+    let mut seen = vec![];
+    for f in &files {
+        let path = f.trim_start_matches(&node.base);
+        let (s, xml) = node.text(path).await;
+        assert_eq!(s, 200, "{path}");
+        assert_well_formed_xml(&xml, "urlset");
+        let l = loc(&xml);
+        assert!(l.len() <= 10);
+        seen.extend(l);
+    }
+    seen.sort();
+    urls.sort();
+    assert_eq!(seen, urls, "every address exactly once across the files");
+    assert_eq!(node.get("/sitemap-4.xml").await.status(), 404);
+    assert_eq!(node.get("/sitemap-01.xml").await.status(), 404);
+    assert_eq!(node.get("/sitemap-0.xml").await.status(), 404);
 }

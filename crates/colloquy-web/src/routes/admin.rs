@@ -6,17 +6,17 @@ use crate::auth::{self, CurrentUser};
 use crate::error::WebError;
 use crate::render::{iso, post_path};
 use crate::routes::media;
-use crate::site::{body_parts, term_inputs, Settings};
+use crate::site::{body_parts, DraftFields, PostDraft, Settings};
 use crate::{AppState, SharedState};
 use axum::extract::{ConnectInfo, Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use colloquy_core::post::{resolve_schedule, MAX_BODY_BYTES};
+use colloquy_core::post::MAX_BODY_BYTES;
 use colloquy_core::user::{parse_display_name, NewAccount};
-use colloquy_core::{Invalid, PostKind, PostStatus, Role, Slug, Title};
-use colloquy_store::{NewPost, NewUser, PostPatch, StoreError};
+use colloquy_core::{Invalid, PostKind, Role, Slug};
+use colloquy_store::{NewUser, PostPatch, StoreError};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -680,24 +680,7 @@ async fn save_from_form(
         },
         None => None,
     };
-    let checked = (|| -> Result<_, Invalid> {
-        let kind = PostKind::parse(&values.kind)?;
-        if kind == PostKind::Page && !me.role.can_edit_others() {
-            return Err(Invalid::new("kind", "only editors and admins manage pages"));
-        }
-        let title = Title::parse(&values.title)?;
-        let (slug, derived) = if values.slug.trim().is_empty() {
-            (Slug::from_title(title.as_str())?, true)
-        } else {
-            (Slug::parse(values.slug.trim())?, false)
-        };
-        if kind == PostKind::Page && RESERVED_PAGE_SLUGS.contains(&slug.as_str()) {
-            return Err(Invalid::new(
-                "slug",
-                format!("{slug} is a reserved address; choose another slug"),
-            ));
-        }
-        colloquy_core::post::check_body(&values.body_markdown)?;
+    let checked = (|| -> Result<PostDraft, Invalid> {
         let status_wanted = values.status.as_str();
         if status_wanted != "draft"
             && !status_wanted.is_empty()
@@ -717,22 +700,27 @@ async fn save_from_form(
                 ));
             }
         }
-        let status = PostStatus::parse(if values.status.is_empty() {
-            "draft"
-        } else {
-            &values.status
-        })?;
         let at = if values.publish_at_local.trim().is_empty() {
             None
         } else {
             Some(from_local_input(&values.publish_at_local, &tz)?)
         };
-        let (status, at) = resolve_schedule(status, at, colloquy_store::now())?;
-        let tags = term_inputs("tags", &split_terms(&values.tags))?;
-        let cats = term_inputs("categories", &split_terms(&values.categories))?;
-        Ok((kind, title, slug, derived, status, at, tags, cats))
+        let draft = PostDraft::parse(&DraftFields {
+            kind: &values.kind,
+            title: &values.title,
+            slug: Some(values.slug.as_str()),
+            body_markdown: &values.body_markdown,
+            status: &values.status,
+            publish_at: at,
+            tags: &split_terms(&values.tags),
+            categories: &split_terms(&values.categories),
+        })?;
+        if draft.kind == PostKind::Page && !me.role.can_edit_others() {
+            return Err(Invalid::new("kind", "only editors and admins manage pages"));
+        }
+        Ok(draft)
     })();
-    let (kind, title, slug, derived, status, at, tags, cats) = match checked {
+    let draft = match checked {
         Ok(v) => v,
         Err(e) => {
             if featured.is_some() {
@@ -747,43 +735,32 @@ async fn save_from_form(
             );
         }
     };
-    let (html, plain, excerpt) = body_parts(&values.body_markdown);
     let result = match &existing {
         None => {
             state
                 .store
-                .create_post(NewPost {
-                    kind: kind.as_str().into(),
-                    title: title.as_str().into(),
-                    slug: slug.as_str().into(),
-                    slug_was_derived: derived,
-                    body_markdown: values.body_markdown.clone(),
-                    body_html: html,
-                    plain_text: plain,
-                    excerpt,
-                    status: status.as_str().into(),
-                    publish_at: at,
-                    author_id: me.user.id,
-                    featured_image: featured,
-                    tags,
-                    categories: cats,
-                })
+                .create_post(draft.into_new_post(
+                    values.body_markdown.clone(),
+                    me.user.id,
+                    featured,
+                ))
                 .await
         }
         Some(p) => {
+            let (html, plain, excerpt) = body_parts(&values.body_markdown);
             let patch = PostPatch {
-                title: Some(title.as_str().into()),
-                slug: Some(if derived {
+                title: Some(draft.title.as_str().into()),
+                slug: Some(if draft.slug_derived {
                     p.slug.clone()
                 } else {
-                    slug.as_str().into()
+                    draft.slug.as_str().into()
                 }),
                 body: Some((values.body_markdown.clone(), html, plain, excerpt)),
-                status: Some(status.as_str().into()),
-                publish_at: Some(at),
+                status: Some(draft.status.as_str().into()),
+                publish_at: Some(draft.publish_at),
                 featured_image: featured.map(Some),
-                tags: Some(tags),
-                categories: Some(cats),
+                tags: Some(draft.tags),
+                categories: Some(draft.categories),
             };
             state.store.update_post(p.id, patch).await.map(|_| p.id)
         }

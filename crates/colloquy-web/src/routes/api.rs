@@ -3,7 +3,7 @@
 use crate::auth::api_user;
 use crate::error::{ApiError, WebError};
 use crate::render::{iso, post_path};
-use crate::site::{body_parts, term_inputs};
+use crate::site::{body_parts, term_inputs, DraftFields, PostDraft};
 use crate::{AppState, SharedState};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use colloquy_core::post::{parse_timestamp, resolve_schedule};
 use colloquy_core::{Invalid, Page, PostKind, PostStatus, Role, Slug, Title};
-use colloquy_store::{NewPost, PostPatch, PostRow, UserRow};
+use colloquy_store::{PostPatch, PostRow, UserRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -241,52 +241,27 @@ async fn create_post(
     }
     let input: PostInput = parse_json(&headers, &body)?;
     state.allow_new_post(user.id)?;
-    let kind = PostKind::parse(input.kind.as_deref().unwrap_or("post"))?;
-    if kind == PostKind::Page && !role.can_edit_others() {
-        return Err(WebError::Forbidden("only editors and admins manage pages".into()).into());
-    }
-    let title = Title::parse(&input.title)?;
-    let (slug, derived) = match &input.slug {
-        Some(s) => (Slug::parse(s)?, false),
-        None => (Slug::from_title(title.as_str())?, true),
-    };
-    if kind == PostKind::Page && crate::routes::admin::RESERVED_PAGE_SLUGS.contains(&slug.as_str())
-    {
-        return Err(WebError::Invalid(Invalid::new(
-            "slug",
-            format!("{slug} is a reserved address"),
-        ))
-        .into());
-    }
-    check_body(&input.body_markdown)?;
-    let status = PostStatus::parse(&input.status)?;
-    let at = input
+    let publish_at = input
         .publish_at
         .as_deref()
         .map(|s| parse_timestamp("publish_at", s))
         .transpose()?;
-    let (status, at) = resolve_schedule(status, at, colloquy_store::now())?;
-    let tags = term_inputs("tags", &input.tags)?;
-    let categories = term_inputs("categories", &input.categories)?;
-    let (html, plain, excerpt) = body_parts(&input.body_markdown);
+    let draft = PostDraft::parse(&DraftFields {
+        kind: input.kind.as_deref().unwrap_or("post"),
+        title: &input.title,
+        slug: input.slug.as_deref(),
+        body_markdown: &input.body_markdown,
+        status: &input.status,
+        publish_at,
+        tags: &input.tags,
+        categories: &input.categories,
+    })?;
+    if draft.kind == PostKind::Page && !role.can_edit_others() {
+        return Err(WebError::Forbidden("only editors and admins manage pages".into()).into());
+    }
     let id = state
         .store
-        .create_post(NewPost {
-            kind: kind.as_str().into(),
-            title: title.as_str().into(),
-            slug: slug.as_str().into(),
-            slug_was_derived: derived,
-            body_markdown: input.body_markdown,
-            body_html: html,
-            plain_text: plain,
-            excerpt,
-            status: status.as_str().into(),
-            publish_at: at,
-            author_id: user.id,
-            featured_image: None,
-            tags,
-            categories,
-        })
+        .create_post(draft.into_new_post(input.body_markdown, user.id, None))
         .await?;
     if input.thoughts_open == Some(false) {
         state.store.set_thoughts_open(id, false).await?;

@@ -96,17 +96,67 @@ pub async fn json(state: &SharedState, lm: i64) -> Result<Rendered, WebError> {
     ))
 }
 
+/// `/sitemap.xml`: the URL set itself while the site fits in one sitemap file, else a
+/// sitemap index of `/sitemap-N.xml` files, each with at most `sitemap_urls` addresses
+/// (the protocol allows 50,000; smaller files stay cheap to render and cache).
 pub async fn sitemap(state: &SharedState, lm: i64) -> Result<Rendered, WebError> {
-    // A sitemap holds at most 50,000 URLs; a larger site would need an index (not yet).
-    let (posts, _) = state
-        .store
-        .published_posts(&ListFilter::All, 49_000, 0)
-        .await?;
+    let per_file = state.config.sitemap_urls.max(10) as i64;
+    let (_, total_posts) = state.store.published_posts(&ListFilter::All, 1, 0).await?;
     let pages = state.store.published_pages().await?;
+    let total = 1 + pages.len() as i64 + total_posts;
+    if total <= per_file {
+        return sitemap_part(state, lm, 1).await;
+    }
+    let files = (total + per_file - 1) / per_file;
+    let base = &state.config.base_url;
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    for n in 1..=files {
+        xml.push_str(&format!(
+            "<sitemap><loc>{base}/sitemap-{n}.xml</loc><lastmod>{}</lastmod></sitemap>\n",
+            iso(lm)
+        ));
+    }
+    xml.push_str("</sitemapindex>\n");
+    Ok(Rendered::new(
+        StatusCode::OK,
+        "application/xml; charset=utf-8",
+        xml,
+        lm,
+    ))
+}
+
+/// `/sitemap-N.xml`: the N-th file of the index. The first holds the front page and the
+/// static pages, then posts newest first.
+pub async fn sitemap_part(state: &SharedState, lm: i64, n: u32) -> Result<Rendered, WebError> {
+    let per_file = state.config.sitemap_urls.max(10) as i64;
+    let mut pages = state.store.published_pages().await?;
+    let head = 1 + pages.len() as i64;
+    if n > 1 {
+        pages.clear();
+    }
+    // Posts covered by files before this one: file 1 holds `per_file - head` posts.
+    let (offset, limit) = if n == 1 {
+        (0, (per_file - head).max(0))
+    } else {
+        (
+            (per_file - head).max(0) + (i64::from(n) - 2) * per_file,
+            per_file,
+        )
+    };
+    let (posts, total_posts) = state
+        .store
+        .published_posts(&ListFilter::All, limit, offset)
+        .await?;
+    if n > 1 && (posts.is_empty() || offset >= total_posts) {
+        return Err(WebError::NotFound);
+    }
     let tz = state.settings().tz();
     let base = &state.config.base_url;
-    let mut urls = vec![(format!("{base}/"), iso(lm))];
-    for p in posts.iter().chain(pages.iter()) {
+    let mut urls = vec![];
+    if n == 1 {
+        urls.push((format!("{base}/"), iso(lm)));
+    }
+    for p in pages.iter().chain(posts.iter()) {
         let path = crate::render::post_path(&p.kind, &p.slug, p.publish_at, &tz);
         urls.push((format!("{base}{path}"), iso(p.updated_at)));
     }

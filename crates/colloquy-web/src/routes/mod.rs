@@ -19,6 +19,8 @@ use axum::Router;
 use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
 
+pub(crate) use admin::RESERVED_PAGE_SLUGS;
+
 /// Largest request body: uploads of featured images and avatars are the biggest inputs.
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
 

@@ -36,6 +36,8 @@ pub enum Route {
     Atom,
     JsonFeed,
     Sitemap,
+    /// `/sitemap-N.xml`, a file of the sitemap index on large sites.
+    SitemapPart(u32),
     Robots,
     /// `/YYYY/MM/DD/slug/feed/`: one post's thoughts.
     PostThoughtsFeed {
@@ -55,6 +57,16 @@ pub fn parse_path(path: &str) -> Result<(Route, Page), Result<bool, WebError>> {
         "/sitemap.xml" => return Ok((Route::Sitemap, Page::FIRST)),
         "/robots.txt" => return Ok((Route::Robots, Page::FIRST)),
         _ => {}
+    }
+    if let Some(n) = path
+        .strip_prefix("/sitemap-")
+        .and_then(|r| r.strip_suffix(".xml"))
+    {
+        return match n.parse::<u32>() {
+            // Only the canonical spelling: no leading zeros or signs.
+            Ok(v) if v >= 1 && v.to_string() == n => Ok((Route::SitemapPart(v), Page::FIRST)),
+            _ => Err(Ok(false)),
+        };
     }
     if !path.ends_with('/') {
         return Err(Ok(true));
@@ -342,6 +354,7 @@ async fn render_route(
         Route::Atom => return feeds::atom(state, lm).await,
         Route::JsonFeed => return feeds::json(state, lm).await,
         Route::Sitemap => return feeds::sitemap(state, lm).await,
+        Route::SitemapPart(n) => return feeds::sitemap_part(state, lm, *n).await,
         Route::Robots => {
             let body = format!("User-agent: *\nDisallow: /admin/\nDisallow: /api/\nDisallow: /search/\n\nSitemap: {base}/sitemap.xml\n");
             return Ok(Rendered::new(
