@@ -12,7 +12,7 @@ mod thoughts;
 mod users;
 
 pub use jobs::{Job, JobStats};
-pub use posts::{ListFilter, NewPost, PostPatch, PostRow, TermInput, TermRow};
+pub use posts::{ListFilter, NewPost, PostPage, PostPatch, PostRow, TermInput, TermRow};
 pub use thoughts::{BanRow, LikeRow, ModerationEntry, NewThought, ThoughtQuery, ThoughtRow};
 pub use users::{NewUser, SessionRow, UserRow};
 
@@ -71,6 +71,9 @@ impl Store {
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
+            // A local SQLite file cannot drop a connection; pinging it before every use cost
+            // one round trip to its worker thread per query. PostgreSQL keeps the check.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

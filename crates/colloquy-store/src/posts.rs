@@ -79,6 +79,42 @@ pub struct PostPatch {
     pub categories: Option<Vec<TermInput>>,
 }
 
+/// A post with everything its page shows.
+#[derive(Debug, Clone)]
+pub struct PostPage {
+    pub post: PostRow,
+    pub terms: Vec<TermRow>,
+    pub thoughts: Vec<crate::ThoughtRow>,
+    pub likes: Vec<crate::LikeRow>,
+}
+
+/// Reads a JSON array of terms (see the aggregating queries below).
+fn decode_terms(json: &str) -> Result<Vec<TermRow>> {
+    #[derive(serde::Deserialize)]
+    struct T {
+        id: i64,
+        taxonomy: String,
+        name: String,
+        slug: String,
+        description: String,
+        parent_id: Option<i64>,
+    }
+    let terms: Vec<T> = serde_json::from_str(json)
+        .map_err(|e| StoreError::Db(sqlx::Error::Decode(format!("terms of a post: {e}").into())))?;
+    Ok(terms
+        .into_iter()
+        .map(|t| TermRow {
+            id: t.id,
+            taxonomy: t.taxonomy,
+            name: t.name,
+            slug: t.slug,
+            description: t.description,
+            parent_id: t.parent_id,
+            count: 0,
+        })
+        .collect())
+}
+
 #[derive(Debug, Clone)]
 pub enum ListFilter {
     /// Every published post.
@@ -353,6 +389,40 @@ impl Store {
         r.as_ref().map(post).ok_or(StoreError::NotFound)
     }
 
+    /// Everything a post page shows, in one query: the post, its terms, its approved
+    /// thoughts and its likes.
+    pub async fn post_page(&self, kind: &str, slug: &str) -> Result<PostPage> {
+        let terms = match self.backend {
+            Backend::Sqlite => "(SELECT json_group_array(json_object('id', t.id, 'taxonomy', t.taxonomy, 'name', t.name, \
+                'slug', t.slug, 'description', t.description, 'parent_id', t.parent_id) ORDER BY pt.position) \
+                FROM post_terms pt JOIN terms t ON t.id = pt.term_id WHERE pt.post_id = p.id)",
+            Backend::Postgres => "(SELECT CAST(COALESCE(json_agg(json_build_object('id', t.id, 'taxonomy', t.taxonomy, 'name', t.name, \
+                'slug', t.slug, 'description', t.description, 'parent_id', t.parent_id) ORDER BY pt.position), '[]') AS TEXT) \
+                FROM post_terms pt JOIN terms t ON t.id = pt.term_id WHERE pt.post_id = p.id)",
+        };
+        let sql = format!(
+            "SELECT {POST_COLS}, {terms} AS terms, {} AS thoughts, {} AS likes \
+             FROM posts p JOIN users u ON u.id = p.author_id WHERE p.kind = $1 AND p.slug = $2",
+            crate::thoughts::thoughts_json_sql(self.backend, "p.id"),
+            crate::thoughts::likes_json_sql(self.backend, "p.id"),
+        );
+        let r = sqlx::query(&sql)
+            .bind(kind)
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let p = post(&r);
+        let terms = decode_terms(&r.get::<String, _>("terms"))?;
+        let (thoughts, likes) = crate::thoughts::decode_discussion(p.id, &r)?;
+        Ok(PostPage {
+            post: p,
+            terms,
+            thoughts,
+            likes,
+        })
+    }
+
     /// Published posts, newest first, with the total for paging.
     pub async fn published_posts(
         &self,
@@ -468,9 +538,17 @@ impl Store {
             return Ok(out);
         }
         let list: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        // One row per post with its terms as a JSON array: each row costs a hop from the
+        // SQLite worker thread, and a post may carry dozens of terms.
+        let agg = match self.backend {
+            Backend::Sqlite => "json_group_array(json_object('id', t.id, 'taxonomy', t.taxonomy, 'name', t.name, \
+                'slug', t.slug, 'description', t.description, 'parent_id', t.parent_id) ORDER BY pt.position)",
+            Backend::Postgres => "CAST(json_agg(json_build_object('id', t.id, 'taxonomy', t.taxonomy, 'name', t.name, \
+                'slug', t.slug, 'description', t.description, 'parent_id', t.parent_id) ORDER BY pt.position) AS TEXT)",
+        };
         let sql = format!(
-            "SELECT pt.post_id, t.id, t.taxonomy, t.name, t.slug, t.description, t.parent_id, CAST(0 AS BIGINT) AS cnt \
-             FROM post_terms pt JOIN terms t ON t.id = pt.term_id WHERE pt.post_id IN ({}) ORDER BY pt.position",
+            "SELECT pt.post_id, {agg} AS terms FROM post_terms pt JOIN terms t ON t.id = pt.term_id \
+             WHERE pt.post_id IN ({}) GROUP BY pt.post_id",
             list.join(", ")
         );
         let mut q = sqlx::query(&sql);
@@ -478,7 +556,10 @@ impl Store {
             q = q.bind(*id);
         }
         for r in q.fetch_all(&self.pool).await? {
-            out.entry(r.get("post_id")).or_default().push(term(&r));
+            out.insert(
+                r.get("post_id"),
+                decode_terms(&r.get::<String, _>("terms"))?,
+            );
         }
         Ok(out)
     }

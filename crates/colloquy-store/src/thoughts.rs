@@ -4,7 +4,9 @@
 //! A change to what a post's thoughts show is recorded with the post's scope, so nodes drop
 //! only that post's page and feeds (and the site-wide thoughts feed), not the whole cache.
 
-use crate::{jobs, now, opt_str, post_scope, record_change, Result, Store, StoreError, Tx};
+use crate::{
+    jobs, now, opt_str, post_scope, record_change, Backend, Result, Store, StoreError, Tx,
+};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -720,3 +722,113 @@ impl Store {
 
 /// The row of `spam_tokens` that counts trained documents rather than a token.
 const DOCS_TOKEN: &str = "\u{1}docs";
+
+/// The post's approved thoughts as one JSON array, for a `SELECT` column (`post` is the SQL
+/// expression of the post's id).
+pub(crate) fn thoughts_json_sql(backend: Backend, post: &str) -> String {
+    let fields = "'id', t.id, 'parent_id', t.parent_id, 'kind', t.kind, 'user_id', t.user_id, \
+        'author_name', t.author_name, 'author_email', t.author_email, 'author_url', t.author_url, \
+        'body_html', t.body_html, 'source_url', t.source_url, 'deleted', t.deleted, \
+        'created_at', t.created_at, 'updated_at', t.updated_at";
+    match backend {
+        Backend::Sqlite => format!(
+            "(SELECT json_group_array(json_object({fields}) ORDER BY t.id) FROM thoughts t \
+             WHERE t.post_id = {post} AND t.status = 'approved')"
+        ),
+        Backend::Postgres => format!(
+            "(SELECT CAST(COALESCE(json_agg(json_build_object({fields}) ORDER BY t.id), '[]') AS TEXT) \
+             FROM thoughts t WHERE t.post_id = {post} AND t.status = 'approved')"
+        ),
+    }
+}
+
+/// The post's likes as one JSON array, for a `SELECT` column.
+pub(crate) fn likes_json_sql(backend: Backend, post: &str) -> String {
+    let fields = "'user_id', l.user_id, 'author_name', COALESCE(u.name, l.author_name), \
+        'author_url', l.author_url, 'source_url', l.source_url, 'created_at', l.created_at";
+    match backend {
+        Backend::Sqlite => format!(
+            "(SELECT json_group_array(json_object({fields}) ORDER BY l.id) FROM likes l \
+             LEFT JOIN users u ON u.id = l.user_id WHERE l.post_id = {post})"
+        ),
+        Backend::Postgres => format!(
+            "(SELECT CAST(COALESCE(json_agg(json_build_object({fields}) ORDER BY l.id), '[]') AS TEXT) \
+             FROM likes l LEFT JOIN users u ON u.id = l.user_id WHERE l.post_id = {post})"
+        ),
+    }
+}
+
+/// Reads the `thoughts` and `likes` JSON columns of a row. Both are one JSON array each, so
+/// a post with hundreds of thoughts still costs one row from SQLite's worker thread; fields
+/// a page does not show are left empty.
+pub(crate) fn decode_discussion(
+    post_id: i64,
+    r: &AnyRow,
+) -> Result<(Vec<ThoughtRow>, Vec<LikeRow>)> {
+    #[derive(serde::Deserialize)]
+    struct T {
+        id: i64,
+        parent_id: Option<i64>,
+        kind: String,
+        user_id: Option<i64>,
+        author_name: String,
+        author_email: String,
+        author_url: String,
+        body_html: String,
+        source_url: Option<String>,
+        deleted: i64,
+        created_at: i64,
+        updated_at: i64,
+    }
+    #[derive(serde::Deserialize)]
+    struct L {
+        user_id: Option<i64>,
+        author_name: String,
+        author_url: String,
+        source_url: Option<String>,
+        created_at: i64,
+    }
+    let decode = |what: &str, e: serde_json::Error| {
+        StoreError::Db(sqlx::Error::Decode(format!("{what} of a post: {e}").into()))
+    };
+    let ts: Vec<T> =
+        serde_json::from_str(&r.get::<String, _>("thoughts")).map_err(|e| decode("thoughts", e))?;
+    let ls: Vec<L> =
+        serde_json::from_str(&r.get::<String, _>("likes")).map_err(|e| decode("likes", e))?;
+    let thoughts = ts
+        .into_iter()
+        .map(|t| ThoughtRow {
+            id: t.id,
+            post_id,
+            parent_id: t.parent_id,
+            kind: t.kind,
+            status: "approved".into(),
+            user_id: t.user_id,
+            author_name: t.author_name,
+            author_email: t.author_email,
+            author_url: t.author_url,
+            author_ip: String::new(),
+            body_markdown: String::new(),
+            body_html: t.body_html,
+            source_url: t.source_url,
+            held_reason: String::new(),
+            spam_score: None,
+            trained: None,
+            deleted: t.deleted != 0,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            post_title: String::new(),
+        })
+        .collect();
+    let likes = ls
+        .into_iter()
+        .map(|l| LikeRow {
+            user_id: l.user_id,
+            author_name: l.author_name,
+            author_url: l.author_url,
+            source_url: l.source_url,
+            created_at: l.created_at,
+        })
+        .collect();
+    Ok((thoughts, likes))
+}

@@ -57,6 +57,7 @@ pub fn spawn_workers(state: SharedState, stop: watch::Receiver<bool>) -> Vec<Joi
                             state.content_changed().await;
                         }
                     }
+                    crate::metrics::upkeep();
                     if let Err(e) = state.store.prune_changes().await {
                         tracing::warn!(error = %e, "could not prune old change records");
                     }

@@ -267,19 +267,15 @@ impl<K: std::hash::Hash + Eq, V: Clone> Memo<K, V> {
         }
     }
 
+    /// Memos stay on when the page cache is off (`COLLOQUY_PAGE_CACHE=off` renders every
+    /// page; it does not re-read the menu and the authors for each one).
     pub fn get(&self, cache: &PageCache, key: &K) -> Option<V> {
-        if !cache.enabled {
-            return None;
-        }
         let m = self.map.read().ok()?;
         (m.0 == cache.site_generation()).then(|| m.1.get(key).cloned())?
     }
 
     /// Stores `value`, computed under `generation`, unless the cache was cleared since.
     pub fn put(&self, cache: &PageCache, generation: u64, key: K, value: V) {
-        if !cache.enabled {
-            return;
-        }
         if let Ok(mut m) = self.map.write() {
             let now = cache.site_generation();
             if now != generation {

@@ -5,7 +5,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Instant;
 
 fn handle() -> &'static PrometheusHandle {
@@ -31,20 +32,64 @@ pub fn init() {
     handle();
 }
 
+/// The metric handles of one (route, method, status), looked up once: the registry lookup
+/// with its label strings cost more than the cached page itself.
+type Handles = (metrics::Counter, metrics::Histogram);
+type HandleCache = RwLock<HashMap<(String, String, u16), Handles>>;
+
+fn handles(route: &str, method: &str, status: u16) -> Handles {
+    static CACHE: OnceLock<HandleCache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (route.to_owned(), method.to_owned(), status);
+    if let Some(h) = cache.read().ok().and_then(|m| m.get(&key).cloned()) {
+        return h;
+    }
+    let h = (
+        metrics::counter!("http_requests_total", "route" => route.to_owned(), "method" => method.to_owned(), "status" => status.to_string()),
+        metrics::histogram!("http_request_duration_seconds", "route" => route.to_owned()),
+    );
+    if let Ok(mut m) = cache.write() {
+        // Routes, methods and statuses are few; the bound keeps odd methods from growing it.
+        if m.len() < 4096 {
+            m.insert(key, h.clone());
+        }
+    }
+    h
+}
+
 pub async fn track(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| "public".to_owned());
-    let method = req.method().as_str().to_owned();
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(String, axum::http::Method, u16, Handles)>> = const { std::cell::RefCell::new(None) };
+    }
+    let route: std::borrow::Cow<'static, str> = match req.extensions().get::<MatchedPath>() {
+        Some(m) => m.as_str().to_owned().into(),
+        None => "public".into(),
+    };
+    let method = req.method().clone();
     let start = Instant::now();
     let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "route" => route)
-        .record(start.elapsed().as_secs_f64());
+    let status = res.status().as_u16();
+    // Most requests repeat the previous one's labels: reuse its handles without a lookup.
+    let h = LAST.with(|l| {
+        let mut l = l.borrow_mut();
+        match &*l {
+            Some((r, m, s, h)) if r == &*route && *m == method && *s == status => h.clone(),
+            _ => {
+                let h = handles(&route, method.as_str(), status);
+                *l = Some((route.to_string(), method.clone(), status, h.clone()));
+                h
+            }
+        }
+    });
+    h.0.increment(1);
+    h.1.record(start.elapsed().as_secs_f64());
     res
+}
+
+/// Folds recorded histogram samples into their buckets. Without it the samples of requests
+/// that no scrape has read yet pile up in memory.
+pub fn upkeep() {
+    handle().run_upkeep();
 }
 
 pub async fn scrape(State(state): State<SharedState>) -> Response {

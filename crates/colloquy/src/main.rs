@@ -190,27 +190,90 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     if let Some(link) = colloquy_web::first_run_setup_link(&state).await? {
         println!("No accounts yet. Create the first admin account here (the link works once, for 24 hours):\n  {link}");
     }
-    let listener = tokio::net::TcpListener::bind(&config.listen)
+    let addr = tokio::net::lookup_host(&config.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, base_url = %config.base_url, database = %redact(&config.database_url), cache = config.page_cache, "Colloquy is listening");
+        .with_context(|| format!("cannot resolve the listen address {}", config.listen))?
+        .next()
+        .with_context(|| format!("the listen address {} names no address", config.listen))?;
+    // One single-threaded runtime per core, each accepting on its own socket of the same
+    // port (SO_REUSEPORT), as nginx runs one worker per core: a request is served start to
+    // end on one thread, without waking others. Background work stays on the main runtime.
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 64);
+    // A plain bind first: it fails if anything (another Colloquy included) holds the port,
+    // where SO_REUSEPORT alone would silently share the port with it.
+    drop(
+        std::net::TcpListener::bind(addr)
+            .with_context(|| format!("cannot listen on {}: is it in use?", config.listen))?,
+    );
+    let mut listeners = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        listeners.push(
+            bind_reuseport(addr).with_context(|| format!("cannot listen on {}", config.listen))?,
+        );
+    }
+    tracing::info!(%addr, threads, base_url = %config.base_url, database = %redact(&config.database_url), cache = config.page_cache, "Colloquy is listening");
     println!("Colloquy is running at {}", config.base_url);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let workers = colloquy_web::spawn_workers(state.clone(), stop_rx);
-    let app =
-        colloquy_web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    tracing::info!("stopped accepting requests; finishing background work");
+    let workers = colloquy_web::spawn_workers(state.clone(), stop_rx.clone());
+    let mut servers = Vec::with_capacity(threads);
+    for (i, std_listener) in listeners.into_iter().enumerate() {
+        let app = colloquy_web::app(state.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let mut stop = stop_rx.clone();
+        servers.push(
+            std::thread::Builder::new()
+                .name(format!("http-{i}"))
+                .spawn(move || -> anyhow::Result<()> {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    rt.block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+                        axum::serve(listener, app)
+                            .with_graceful_shutdown(async move {
+                                let _ = stop.wait_for(|s| *s).await;
+                            })
+                            .await?;
+                        Ok(())
+                    })
+                })?,
+        );
+    }
+    shutdown_signal().await;
     let _ = stop_tx.send(true);
+    for s in servers {
+        match tokio::task::spawn_blocking(move || s.join()).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "an HTTP thread failed"),
+            _ => tracing::error!("an HTTP thread panicked"),
+        }
+    }
+    tracing::info!("stopped accepting requests; finishing background work");
     for w in workers {
         let _ = w.await;
     }
     store.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// A listening socket that other sockets of this process may share (SO_REUSEPORT).
+fn bind_reuseport(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    #[cfg(unix)]
+    socket.set_reuseport(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    let listener = socket.listen(1024)?;
+    Ok(listener.into_std()?)
 }
 
 async fn shutdown_signal() {

@@ -21,6 +21,9 @@ use tower_http::timeout::TimeoutLayer;
 
 pub(crate) use admin::RESERVED_PAGE_SLUGS;
 
+/// The longest a handler may take before the request is answered 408.
+pub const HANDLER_DEADLINE: Duration = Duration::from_secs(30);
+
 /// Largest request body: uploads of featured images and avatars are the biggest inputs.
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
 
@@ -32,18 +35,23 @@ pub fn router(state: SharedState) -> Router {
         .route("/static/{name}", get(assets::serve))
         .route("/uploads/{name}", get(media::upload))
         .route("/avatar/{name}", get(media::avatar))
-        .merge(api::routes())
-        .merge(admin::routes())
-        .merge(thoughts::routes())
-        .merge(admin_thoughts::routes())
+        .merge(
+            // Handlers that always reach the database get a deadline; public pages set their
+            // own around rendering, so a cache hit pays for no timer.
+            Router::new()
+                .merge(api::routes())
+                .merge(admin::routes())
+                .merge(thoughts::routes())
+                .merge(admin_thoughts::routes())
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    HANDLER_DEADLINE,
+                )),
+        )
         .fallback(public::dispatch)
         .layer(middleware::map_response(security_headers))
         .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
         .with_state(state)
 }
 

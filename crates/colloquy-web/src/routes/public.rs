@@ -203,9 +203,15 @@ pub async fn dispatch(
         }
     }
     let generation = state.cache.generation();
-    let rendered = match render_route(&state, &route, page, &uri).await {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
+    let rendered = match tokio::time::timeout(
+        super::HANDLER_DEADLINE,
+        render_route(&state, &route, page, &uri),
+    )
+    .await
+    {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return e.into_response(),
+        Err(_) => return StatusCode::REQUEST_TIMEOUT.into_response(),
     };
     if cacheable && state.cache.enabled() {
         let r = Arc::new(rendered.compress());
@@ -567,19 +573,18 @@ async fn post_page(
     date: Option<(i16, i8, i8)>,
     viewer: Option<&crate::auth::CurrentUser>,
 ) -> Result<Rendered, WebError> {
-    let p = state.store.post_by_slug(kind, slug).await?;
+    let colloquy_store::PostPage {
+        post: p,
+        terms,
+        thoughts: rows,
+        likes,
+    } = state.store.post_page(kind, slug).await?;
     if p.status != "published" {
         return Err(WebError::NotFound);
     }
     let settings = state.settings();
     let tz = settings.tz();
     let author = author(state, p.author_id).await?;
-    let terms = state
-        .store
-        .terms_of_posts(&[p.id])
-        .await?
-        .remove(&p.id)
-        .unwrap_or_default();
     let view = post_view(
         &p,
         &terms,
@@ -600,11 +605,7 @@ async fn post_page(
             .with_header(header::LOCATION, &view.path));
         }
     }
-    let (thoughts, likes) =
-        futures_util::future::try_join(super::thoughts::thread_views(state, p.id), async {
-            Ok::<_, WebError>(state.store.likes_of(p.id).await?)
-        })
-        .await?;
+    let thoughts = super::thoughts::thread_views(state, &rows);
     let open = colloquy_core::thought::open_for_thoughts(
         p.thoughts_open,
         p.publish_at,

@@ -350,8 +350,7 @@ pub struct ThoughtView {
 }
 
 /// A post's approved thoughts as threads, oldest first, replies under their parents.
-pub async fn thread_views(state: &AppState, post_id: i64) -> Result<Vec<ThoughtView>, WebError> {
-    let rows = state.store.approved_thoughts(post_id).await?;
+pub fn thread_views(state: &AppState, rows: &[ThoughtRow]) -> Vec<ThoughtView> {
     let depth = state.settings().discussion.depth;
     let keys: Vec<(i64, Option<i64>)> = rows.iter().map(|t| (t.id, t.parent_id)).collect();
     let placed = colloquy_core::thought::thread(&keys, depth);
@@ -362,11 +361,11 @@ pub async fn thread_views(state: &AppState, post_id: i64) -> Result<Vec<ThoughtV
         .filter_map(|t| t.parent_id)
         .collect();
     let tz = state.settings().tz();
-    Ok(placed
+    placed
         .into_iter()
         .filter(|(i, _)| !rows[*i].deleted || has_children.contains(&rows[*i].id))
         .map(|(i, depth)| thought_view(state, &rows[i], depth, &tz))
-        .collect())
+        .collect()
 }
 
 fn thought_view(
