@@ -51,6 +51,9 @@ pub struct Outgoing {
     pub unsubscribe_url: Option<String>,
     /// `Auto-Submitted: auto-generated` (notifications), so auto-responders stay quiet.
     pub auto_generated: bool,
+    /// The sender's display name for this mail (the site's current title); the configured
+    /// address stays.
+    pub from_name: Option<String>,
 }
 
 /// Text fit for a header: no control characters, at most `max` characters.
@@ -333,8 +336,15 @@ impl Mailer {
         };
         let subject = header_text("subject", &m.subject, 300)?;
         let key_hash = hex::encode(&sha2::Sha256::digest_bytes(m.message_key.as_bytes())[..16]);
+        let from = match &m.from_name {
+            Some(n) => Mailbox::new(
+                Some(header_text("site name", n, 200)?),
+                self.from.email.clone(),
+            ),
+            None => self.from.clone(),
+        };
         let mut b = Message::builder()
-            .from(self.from.clone())
+            .from(from)
             .to(Mailbox::new(to_name, to_addr))
             .subject(subject)
             .message_id(Some(format!("<{key_hash}@{}>", self.id_domain)))
@@ -467,6 +477,7 @@ mod tests {
             message_key: "post:1:sub:2".into(),
             unsubscribe_url: Some("https://example.org/subscriptions/unsubscribe?token=abc".into()),
             auto_generated: true,
+            from_name: None,
         };
         let raw = String::from_utf8(m.compose(&o).unwrap().formatted()).unwrap();
         assert!(raw.contains(
@@ -477,7 +488,10 @@ mod tests {
         assert!(raw.contains("Message-ID: <"));
         assert!(raw.contains("multipart/alternative"));
         let head = raw.split("\r\n\r\n").next().unwrap();
-        assert!(head.is_ascii(), "every header is 7-bit, encoded words for the rest: {head}");
+        assert!(
+            head.is_ascii(),
+            "every header is 7-bit, encoded words for the rest: {head}"
+        );
         let subject = head.lines().find(|l| l.starts_with("Subject:")).unwrap();
         assert!(subject.contains("=?utf-8?"), "{subject}");
         o.subject = "Hi\r\nBcc: victim@example.org".into();

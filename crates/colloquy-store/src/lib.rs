@@ -6,14 +6,22 @@
 //! Times are Unix seconds (UTC) in `BIGINT` columns so both backends agree on them.
 
 mod jobs;
+mod mail;
 mod migrations;
 mod posts;
 mod thoughts;
 mod users;
 
 pub use jobs::{Job, JobStats};
+pub use mail::{
+    Delivery, DeliveryStats, FollowOutcome, FollowRequest, NewDelivery, SubscriberRow,
+    MAX_MAIL_ATTEMPTS,
+};
 pub use posts::{ListFilter, NewPost, PostPage, PostPatch, PostRow, TermInput, TermRow};
-pub use thoughts::{BanRow, LikeRow, ModerationEntry, NewThought, ThoughtQuery, ThoughtRow};
+pub use thoughts::{
+    BanRow, LikeRow, ModerationEntry, NewThought, ThoughtQuery, ThoughtRow, JOB_THOUGHT_APPROVED,
+    JOB_THOUGHT_PENDING,
+};
 pub use users::{NewUser, SessionRow, UserRow};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};

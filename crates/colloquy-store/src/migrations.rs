@@ -370,4 +370,86 @@ CREATE TABLE spam_tokens (
 );
 "#,
     },
+    Migration {
+        version: 3,
+        name: "following by email: subscribers, mail deliveries, post announcements",
+        sqlite: r#"
+ALTER TABLE posts ADD COLUMN announced_at INTEGER;
+UPDATE posts SET announced_at = COALESCE(publish_at, created_at) WHERE status = 'published';
+CREATE TABLE subscribers (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  email TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL,
+  frequency TEXT NOT NULL DEFAULT 'immediate',
+  categories TEXT NOT NULL DEFAULT '',
+  tags TEXT NOT NULL DEFAULT '',
+  authors TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT 'form',
+  confirm_token_hash TEXT,
+  confirm_expires_at INTEGER,
+  confirm_sent_at INTEGER,
+  confirmed_at INTEGER,
+  last_digest_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX subscribers_status ON subscribers(status, frequency);
+CREATE TABLE mail_deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  dedupe_key TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  to_email TEXT NOT NULL,
+  subscriber_id INTEGER REFERENCES subscribers(id) ON DELETE CASCADE,
+  post_id INTEGER,
+  payload TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  run_at INTEGER NOT NULL,
+  locked_until INTEGER,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  sent_at INTEGER
+);
+CREATE INDEX mail_deliveries_due ON mail_deliveries(status, run_at);
+"#,
+        postgres: r#"
+ALTER TABLE posts ADD COLUMN announced_at BIGINT;
+UPDATE posts SET announced_at = COALESCE(publish_at, created_at) WHERE status = 'published';
+CREATE TABLE subscribers (
+  id BIGSERIAL PRIMARY KEY,
+  email TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL,
+  frequency TEXT NOT NULL DEFAULT 'immediate',
+  categories TEXT NOT NULL DEFAULT '',
+  tags TEXT NOT NULL DEFAULT '',
+  authors TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT 'form',
+  confirm_token_hash TEXT,
+  confirm_expires_at BIGINT,
+  confirm_sent_at BIGINT,
+  confirmed_at BIGINT,
+  last_digest_at BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX subscribers_status ON subscribers(status, frequency);
+CREATE TABLE mail_deliveries (
+  id BIGSERIAL PRIMARY KEY,
+  dedupe_key TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  to_email TEXT NOT NULL,
+  subscriber_id BIGINT REFERENCES subscribers(id) ON DELETE CASCADE,
+  post_id BIGINT,
+  payload TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  run_at BIGINT NOT NULL,
+  locked_until BIGINT,
+  last_error TEXT,
+  created_at BIGINT NOT NULL,
+  sent_at BIGINT
+);
+CREATE INDEX mail_deliveries_due ON mail_deliveries(status, run_at);
+"#,
+    },
 ];

@@ -11,7 +11,11 @@ const CHANGE_POLL: Duration = Duration::from_millis(200);
 const JOB_POLL: Duration = Duration::from_millis(250);
 
 /// The job kinds this version runs; others (mail notices, until mail lands) stay queued.
-const HANDLED_JOBS: &[&str] = &["publish_due"];
+const HANDLED_JOBS: &[&str] = &[
+    "publish_due",
+    colloquy_store::JOB_THOUGHT_PENDING,
+    colloquy_store::JOB_THOUGHT_APPROVED,
+];
 
 /// Starts the workers; they stop after finishing what they hold when `stop` turns true.
 pub fn spawn_workers(state: SharedState, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
@@ -30,7 +34,9 @@ pub fn spawn_workers(state: SharedState, stop: watch::Receiver<bool>) -> Vec<Joi
             }
         })
     };
+    let stop_mail = stop.clone();
     let worker = {
+        let state = state.clone();
         let mut stop = stop;
         tokio::spawn(async move {
             let mut last_sweep = std::time::Instant::now();
@@ -71,7 +77,31 @@ pub fn spawn_workers(state: SharedState, stop: watch::Receiver<bool>) -> Vec<Joi
             }
         })
     };
-    vec![watcher, worker]
+    let mail = {
+        let state = state.clone();
+        let mut stop = stop_mail;
+        tokio::spawn(async move {
+            loop {
+                if *stop.borrow() {
+                    break;
+                }
+                let busy = match crate::mailing::run_once(&state).await {
+                    Ok(n) => n > 0,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the mail worker could not work; it will try again");
+                        false
+                    }
+                };
+                if !busy {
+                    tokio::select! {
+                        _ = tokio::time::sleep(crate::mailing::IDLE) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            }
+        })
+    };
+    vec![watcher, worker, mail]
 }
 
 #[tracing::instrument(skip(state, job), fields(job.id = job.id, job.kind = %job.kind, job.attempt = job.attempts))]
@@ -87,6 +117,9 @@ async fn run_job(state: &SharedState, job: colloquy_store::Job) {
             }
             Err(e) => Err(e.into()),
         },
+        k @ (colloquy_store::JOB_THOUGHT_PENDING | colloquy_store::JOB_THOUGHT_APPROVED) => {
+            crate::mailing::fan_out_thought_notice(state, k, &job.payload).await
+        }
         other => Err(anyhow::anyhow!("no handler for job kind {other:?}")),
     };
     let outcome = match result {

@@ -8,6 +8,7 @@ mod auth;
 mod background;
 mod cache;
 mod error;
+mod mailing;
 mod metrics;
 mod render;
 mod routes;
@@ -47,6 +48,8 @@ pub struct AppState {
     authors: cache::Memo<i64, Arc<colloquy_store::UserRow>>,
     last_change: cache::Memo<(), i64>,
     templates: render::Templates,
+    /// Where mail goes: an SMTP server, or the outbox folder.
+    pub mailer: Arc<colloquy_mail::Mailer>,
     /// The site version this node last saw; a different value in the database means another
     /// node or a CLI command wrote something.
     seen_version: AtomicI64,
@@ -64,7 +67,11 @@ pub const POST_WINDOW: i64 = 600;
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
-    pub async fn new(store: Store, config: WebConfig) -> anyhow::Result<SharedState> {
+    pub async fn new(
+        store: Store,
+        config: WebConfig,
+        mailer: colloquy_mail::Mailer,
+    ) -> anyhow::Result<SharedState> {
         let settings = Settings::load(&store).await?;
         let version = store.site_version().await?;
         std::fs::create_dir_all(config.data_dir.join("uploads"))?;
@@ -75,6 +82,7 @@ impl AppState {
             authors: cache::Memo::new(),
             last_change: cache::Memo::new(),
             templates: render::Templates::new()?,
+            mailer: Arc::new(mailer),
             settings: RwLock::new(Arc::new(settings)),
             seen_version: AtomicI64::new(version),
             store,

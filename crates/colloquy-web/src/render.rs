@@ -20,6 +20,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "thought_form.html",
     "thought_edit.html",
     "message.html",
+    "following.html",
+    "admin/outbox.html",
     "thoughts_rss.xml",
     "error.html",
     "rss.xml",

@@ -15,6 +15,12 @@ struct FileConfig {
     thought_min_seconds: Option<i64>,
     thought_limits: Option<String>,
     sitemap_urls: Option<u32>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    mail_reply_to: Option<String>,
+    dkim_selector: Option<String>,
+    dkim_domain: Option<String>,
+    dkim_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +33,12 @@ pub struct Config {
     pub thought_min_seconds: i64,
     pub thought_limits: (usize, usize),
     pub sitemap_urls: u32,
+    /// `smtp://…` / `smtps://…`; None keeps mail in `<data dir>/outbox/`.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub mail_reply_to: Option<String>,
+    /// (selector, domain, key file) when DKIM signing is configured.
+    pub dkim: Option<(String, String, PathBuf)>,
 }
 
 impl Config {
@@ -98,7 +110,40 @@ impl Config {
                 })?,
             None => fc.sitemap_urls.unwrap_or(10_000),
         };
+        let smtp_url = env("COLLOQUY_SMTP_URL").or(fc.smtp_url);
+        let host = base_url
+            .split("://")
+            .nth(1)
+            .unwrap_or("localhost")
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("localhost")
+            .to_owned();
+        let host = if host.contains('.') {
+            host
+        } else {
+            format!("{host}.localdomain")
+        };
+        let mail_from = env("COLLOQUY_MAIL_FROM")
+            .or(fc.mail_from)
+            .unwrap_or_else(|| format!("colloquy@{host}"));
+        let mail_reply_to = env("COLLOQUY_MAIL_REPLY_TO").or(fc.mail_reply_to);
+        let dkim = match (
+            env("COLLOQUY_DKIM_SELECTOR").or(fc.dkim_selector),
+            env("COLLOQUY_DKIM_DOMAIN").or(fc.dkim_domain),
+            env("COLLOQUY_DKIM_KEY_FILE").map(PathBuf::from).or(fc.dkim_key_file),
+        ) {
+            (Some(s), Some(d), Some(k)) => Some((s, d, k)),
+            (None, None, None) => None,
+            _ => anyhow::bail!(
+                "DKIM needs all three of COLLOQUY_DKIM_SELECTOR, COLLOQUY_DKIM_DOMAIN and COLLOQUY_DKIM_KEY_FILE"
+            ),
+        };
         Ok(Self {
+            smtp_url,
+            mail_from,
+            mail_reply_to,
+            dkim,
             sitemap_urls,
             thought_limits,
             thought_min_seconds,

@@ -185,6 +185,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             thought_limits: config.thought_limits,
             sitemap_urls: config.sitemap_urls,
         },
+        mailer(&config)?,
     )
     .await?;
     if let Some(link) = colloquy_web::first_run_setup_link(&state).await? {
@@ -258,6 +259,37 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// The mailer the settings ask for: SMTP, or the outbox folder in the data dir.
+fn mailer(config: &Config) -> anyhow::Result<colloquy_mail::Mailer> {
+    let dkim = match &config.dkim {
+        Some((selector, domain, file)) => Some(colloquy_mail::DkimSettings {
+            selector: selector.clone(),
+            domain: domain.clone(),
+            private_key_pem: std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the DKIM key {}", file.display()))?,
+        }),
+        None => None,
+    };
+    let site_name = "Colloquy";
+    let m = colloquy_mail::Mailer::new(
+        config.smtp_url.as_deref(),
+        config.data_dir.join("outbox"),
+        site_name,
+        &config.mail_from,
+        config.mail_reply_to.as_deref(),
+        dkim,
+    )?;
+    if !m.delivers() {
+        tracing::warn!(
+            "mail is not delivered: {} (set COLLOQUY_SMTP_URL to send it)",
+            m.describe()
+        );
+    } else {
+        tracing::info!("{}", m.describe());
+    }
+    Ok(m)
 }
 
 /// A listening socket that other sockets of this process may share (SO_REUSEPORT).

@@ -1,10 +1,12 @@
 //! The URL map. Each area of the site has its own module.
 
 mod admin;
+mod admin_mail;
 mod admin_thoughts;
 mod api;
 mod api_thoughts;
 mod feeds;
+mod following;
 mod media;
 mod public;
 mod thoughts;
@@ -43,6 +45,8 @@ pub fn router(state: SharedState) -> Router {
                 .merge(admin::routes())
                 .merge(thoughts::routes())
                 .merge(admin_thoughts::routes())
+                .merge(admin_mail::routes())
+                .merge(following::routes())
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
                     HANDLER_DEADLINE,

@@ -436,7 +436,7 @@ pub struct ThoughtForm {
 }
 
 /// Refuses a form posted from another site (browsers send `Origin` with every POST).
-fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), WebError> {
+pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), WebError> {
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         Some(o) if o == "null" || !state.config.base_url.starts_with(o) => Err(
             WebError::Forbidden("this form was sent from another site".into()),

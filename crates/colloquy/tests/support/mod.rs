@@ -308,6 +308,92 @@ pub async fn sign_in(node: &Node, email: &str, password: &str) -> String {
     form_value(&node.text("/admin/").await.1, "csrf")
 }
 
+/// A real SMTP server (aiosmtpd, `tests/mail/sink.py`) that keeps every message as a file.
+pub struct SmtpSink {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Child,
+}
+
+impl SmtpSink {
+    /// Starts the sink, or returns None (loudly) when Python's aiosmtpd is missing; with
+    /// COLLOQUY_REQUIRE_SERVICES=1 that is a failure.
+    pub fn start(dir: PathBuf, reject_domain: Option<&str>) -> Option<SmtpSink> {
+        let have = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !have {
+            if std::env::var("COLLOQUY_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                panic!("python3 with aiosmtpd is required (COLLOQUY_REQUIRE_SERVICES=1): pip install aiosmtpd");
+            }
+            eprintln!("\n!!!!! SKIPPED: python3 with aiosmtpd is missing (pip install aiosmtpd); this mail test did not run !!!!!\n");
+            return None;
+        }
+        let port = free_port();
+        Some(Self::start_on(dir, port, reject_domain))
+    }
+
+    pub fn start_on(dir: PathBuf, port: u16, reject_domain: Option<&str>) -> SmtpSink {
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/mail/sink.py");
+        let mut cmd = Command::new("python3");
+        cmd.arg(script)
+            .args(["--port", &port.to_string(), "--dir"])
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(d) = reject_domain {
+            cmd.args(["--reject-domain", d]);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+        SmtpSink { port, dir, child }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}?tls=none", self.port)
+    }
+
+    /// Every message received so far, raw, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        names.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        names.sort();
+        names
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect()
+    }
+
+    /// Messages whose envelope went to `rcpt`.
+    pub fn to(&self, rcpt: &str) -> Vec<String> {
+        self.messages()
+            .into_iter()
+            .filter(|m| {
+                m.lines().next().is_some_and(|l| {
+                    l.trim_start_matches("X-Sink-Rcpt: ")
+                        .split(',')
+                        .any(|r| r.trim() == rcpt)
+                })
+            })
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Generates one test per backend from an async fn taking `Backend`.
 #[macro_export]
 macro_rules! both_backends {

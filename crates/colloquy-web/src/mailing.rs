@@ -1,0 +1,357 @@
+//! What each mail says, and the worker that sends the queued ones.
+//!
+//! The store queues deliveries (one row per mail, idempotent by key); this module turns a
+//! delivery into an [`Outgoing`] mail (text and HTML parts, the follower's one-click
+//! unsubscribe link) and hands it to the [`colloquy_mail::Mailer`]. Links in mails are signed
+//! with the site secret, so they work without a session and cannot be forged.
+
+use crate::{AppState, SharedState};
+use colloquy_mail::{Outgoing, SendError};
+use colloquy_store::{Delivery, NewDelivery};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::time::Duration;
+
+/// Deliveries claimed per round, and sent at the same time.
+const BATCH: i64 = 64;
+const CONCURRENCY: usize = 32;
+
+pub fn sign(state: &AppState, msg: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(state.settings().secret.as_bytes()).expect("any key");
+    mac.update(msg.as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+pub fn check(state: &AppState, msg: &str, sig: &str) -> bool {
+    crate::auth::same_token(&sign(state, msg), sig)
+}
+
+/// The one-click unsubscribe address of a follower (RFC 8058): permanent, signed.
+pub fn unsubscribe_url(state: &AppState, subscriber_id: i64) -> String {
+    format!(
+        "{}/subscriptions/unsubscribe?s={subscriber_id}&t={}",
+        state.config.base_url,
+        sign(state, &format!("unsub|{subscriber_id}"))
+    )
+}
+
+pub fn unwatch_url(state: &AppState, watcher_id: i64) -> String {
+    format!(
+        "{}/thoughts/unwatch?w={watcher_id}&t={}",
+        state.config.base_url,
+        sign(state, &format!("unwatch|{watcher_id}"))
+    )
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A mail made of paragraphs and one call to action, as text and as simple HTML.
+fn letter(paragraphs: &[String], link: Option<(&str, &str)>, footer: &str) -> (String, String) {
+    let mut text = paragraphs.join("\n\n");
+    let mut html = String::from(
+        "<!doctype html><html><body style=\"font-family: Georgia, serif; line-height: 1.5\">",
+    );
+    for p in paragraphs {
+        html.push_str(&format!("<p>{}</p>", html_escape(p)));
+    }
+    if let Some((label, url)) = link {
+        text.push_str(&format!("\n\n{label}: {url}"));
+        html.push_str(&format!(
+            "<p><a href=\"{}\">{}</a></p>",
+            html_escape(url),
+            html_escape(label)
+        ));
+    }
+    if !footer.is_empty() {
+        text.push_str(&format!("\n\n-- \n{footer}"));
+        html.push_str(&format!(
+            "<hr><p style=\"font-size: small; color: #555\">{}</p>",
+            html_escape(footer)
+        ));
+    }
+    html.push_str("</body></html>");
+    (text, html)
+}
+
+/// Turns a queued delivery into the mail to send, or None when it no longer applies (the
+/// follower left, the post is gone).
+async fn compose(state: &AppState, d: &Delivery) -> anyhow::Result<Option<Outgoing>> {
+    let site = state.settings();
+    let base = &state.config.base_url;
+    let payload: serde_json::Value = if d.payload.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&d.payload)?
+    };
+    let mut out = Outgoing {
+        to_email: d.to_email.clone(),
+        message_key: d.dedupe_key.clone(),
+        from_name: Some(site.title.clone()),
+        ..Default::default()
+    };
+    match d.kind.as_str() {
+        "confirm" => {
+            let token = payload["token"].as_str().unwrap_or_default();
+            let url = format!("{base}/subscriptions/confirm?token={token}");
+            out.subject = format!("Confirm that you want to follow {}", site.title);
+            let (t, h) = letter(
+                &[
+                    format!("Someone, probably you, asked to follow {} by email.", site.title),
+                    "Nothing will be sent until you confirm. The link works once, for 7 days. If it was not you, ignore this mail.".into(),
+                ],
+                Some(("Confirm", &url)),
+                "",
+            );
+            (out.text, out.html) = (t, Some(h));
+        }
+        "already" => {
+            let sid = d.subscriber_id.unwrap_or(0);
+            out.subject = format!("You already follow {}", site.title);
+            out.unsubscribe_url = Some(unsubscribe_url(state, sid));
+            let (t, h) = letter(
+                &[format!(
+                    "Someone asked to follow {} with this address, which already follows it. Nothing has changed.",
+                    site.title
+                )],
+                Some(("Stop following", out.unsubscribe_url.as_deref().unwrap_or(""))),
+                "",
+            );
+            (out.text, out.html) = (t, Some(h));
+        }
+        "post" => {
+            let (Some(pid), Some(sid)) = (d.post_id, d.subscriber_id) else {
+                return Ok(None);
+            };
+            let Ok(sub) = state.store.subscriber_by_id(sid).await else {
+                return Ok(None);
+            };
+            if sub.status != "confirmed" {
+                return Ok(None);
+            }
+            let Ok(p) = state.store.post_by_id(pid).await else {
+                return Ok(None);
+            };
+            if p.status != "published" {
+                return Ok(None);
+            }
+            let url = format!(
+                "{base}{}",
+                crate::render::post_path(&p.kind, &p.slug, p.publish_at, &site.tz())
+            );
+            out.subject = format!("{} – {}", p.title, site.title);
+            out.unsubscribe_url = Some(unsubscribe_url(state, sid));
+            let footer = format!(
+                "You follow {} by email. Stop with one click: {}",
+                site.title,
+                out.unsubscribe_url.as_deref().unwrap_or("")
+            );
+            let (t, h) = letter(
+                &[
+                    format!("New on {}: {}", site.title, p.title),
+                    format!("by {}", p.author_name),
+                    p.excerpt.clone(),
+                ],
+                Some(("Read it", &url)),
+                &footer,
+            );
+            (out.text, out.html) = (t, Some(h));
+        }
+        "thought_pending" | "thought_new" => {
+            let tid = payload["thought_id"].as_i64().unwrap_or(0);
+            let Ok(t) = state.store.thought_by_id(tid).await else {
+                return Ok(None);
+            };
+            let Ok(p) = state.store.post_by_id(t.post_id).await else {
+                return Ok(None);
+            };
+            let post_url = format!(
+                "{base}{}",
+                crate::render::post_path(&p.kind, &p.slug, p.publish_at, &site.tz())
+            );
+            out.auto_generated = true;
+            let plain = colloquy_core::markdown::plain_text(&t.body_markdown);
+            if d.kind == "thought_pending" {
+                out.subject = format!("A thought awaits moderation on “{}”", p.title);
+                let (tx, h) = letter(
+                    &[
+                        format!("{} wrote on “{}”:", t.author_name, p.title),
+                        plain,
+                        format!("Why it waits: {}", t.held_reason),
+                    ],
+                    Some(("Moderate", &format!("{base}/admin/thoughts/{tid}/edit"))),
+                    "",
+                );
+                (out.text, out.html) = (tx, Some(h));
+            } else {
+                if t.status != "approved" {
+                    return Ok(None);
+                }
+                let wid = payload["watcher_id"].as_i64().unwrap_or(0);
+                out.subject = format!("New thought on “{}”", p.title);
+                out.unsubscribe_url = Some(unwatch_url(state, wid));
+                let footer = format!(
+                    "You asked to hear of new thoughts on this post. Stop: {}",
+                    out.unsubscribe_url.as_deref().unwrap_or("")
+                );
+                let (tx, h) = letter(
+                    &[format!("{} wrote on “{}”:", t.author_name, p.title), plain],
+                    Some(("Read it", &format!("{post_url}#thought-{tid}"))),
+                    &footer,
+                );
+                (out.text, out.html) = (tx, Some(h));
+            }
+        }
+        other => anyhow::bail!("unknown kind of mail {other:?}"),
+    }
+    Ok(Some(out))
+}
+
+/// Queues the confirmation mail for a new or returning follower.
+pub async fn queue_confirmation(
+    state: &AppState,
+    subscriber_id: i64,
+    email: &str,
+    token: &str,
+) -> Result<(), colloquy_store::StoreError> {
+    let nonce = crate::auth::random_token();
+    state
+        .store
+        .queue_mail(&[NewDelivery {
+            dedupe_key: format!("confirm:{subscriber_id}:{nonce}"),
+            kind: "confirm".into(),
+            to_email: email.into(),
+            subscriber_id: Some(subscriber_id),
+            post_id: None,
+            payload: serde_json::json!({ "token": token }).to_string(),
+        }])
+        .await
+        .map(|_| ())
+}
+
+pub async fn queue_already(
+    state: &AppState,
+    subscriber_id: i64,
+    email: &str,
+) -> Result<(), colloquy_store::StoreError> {
+    let nonce = crate::auth::random_token();
+    state
+        .store
+        .queue_mail(&[NewDelivery {
+            dedupe_key: format!("already:{subscriber_id}:{nonce}"),
+            kind: "already".into(),
+            to_email: email.into(),
+            subscriber_id: Some(subscriber_id),
+            post_id: None,
+            payload: String::new(),
+        }])
+        .await
+        .map(|_| ())
+}
+
+/// The handlers of the thought notices queued by the thoughts pipeline: they fan the notice
+/// out into one delivery per recipient.
+pub async fn fan_out_thought_notice(
+    state: &AppState,
+    kind: &str,
+    payload: &str,
+) -> anyhow::Result<()> {
+    let v: serde_json::Value = serde_json::from_str(payload)?;
+    let tid = v["thought_id"]
+        .as_i64()
+        .ok_or_else(|| anyhow::anyhow!("the job names no thought"))?;
+    let t = match state.store.thought_by_id(tid).await {
+        Ok(t) => t,
+        Err(colloquy_store::StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let items: Vec<NewDelivery> = if kind == colloquy_store::JOB_THOUGHT_PENDING {
+        state
+            .store
+            .moderation_recipients(t.post_id)
+            .await?
+            .into_iter()
+            .map(|email| NewDelivery {
+                dedupe_key: format!("thought_pending:{tid}:{email}"),
+                kind: "thought_pending".into(),
+                to_email: email,
+                subscriber_id: None,
+                post_id: Some(t.post_id),
+                payload: serde_json::json!({ "thought_id": tid }).to_string(),
+            })
+            .collect()
+    } else {
+        state
+            .store
+            .thought_watchers(t.post_id)
+            .await?
+            .into_iter()
+            // Nobody needs to hear of their own thought.
+            .filter(|(_, email)| !email.eq_ignore_ascii_case(&t.author_email))
+            .map(|(wid, email)| NewDelivery {
+                dedupe_key: format!("thought_new:{tid}:{wid}"),
+                kind: "thought_new".into(),
+                to_email: email,
+                subscriber_id: None,
+                post_id: Some(t.post_id),
+                payload: serde_json::json!({ "thought_id": tid, "watcher_id": wid }).to_string(),
+            })
+            .collect()
+    };
+    state.store.queue_mail(&items).await?;
+    Ok(())
+}
+
+/// One round of the mail worker: announce new posts, then send what is due. Returns how
+/// many deliveries it handled.
+pub async fn run_once(state: &SharedState) -> anyhow::Result<usize> {
+    let announced = state.store.announce_due().await?;
+    if !announced.is_empty() {
+        tracing::info!(posts = ?announced, "announced new posts to followers");
+    }
+    let batch = state.store.claim_mail(BATCH).await?;
+    let n = batch.len();
+    use futures_util::stream::{self, StreamExt};
+    stream::iter(batch)
+        .for_each_concurrent(CONCURRENCY, |d| async move {
+            deliver(state, d).await;
+        })
+        .await;
+    Ok(n)
+}
+
+#[tracing::instrument(skip(state, d), fields(delivery.id = d.id, delivery.kind = %d.kind, attempt = d.attempts))]
+async fn deliver(state: &SharedState, d: Delivery) {
+    let outcome = match compose(state, &d).await {
+        Ok(Some(mail)) => match state.mailer.send(&mail).await {
+            Ok(()) => state.store.mail_sent(d.id).await,
+            Err(SendError::Permanent(e)) => {
+                tracing::warn!(error = %e, "the receiving server refused this address for good");
+                let r = state.store.mail_failed(&d, &e, true).await;
+                if r.is_ok() {
+                    let _ = state.store.mark_bounced(&d.to_email).await;
+                }
+                r
+            }
+            Err(SendError::Invalid(e)) => state.store.mail_failed(&d, &e, true).await,
+            Err(SendError::Transient(e)) => {
+                tracing::warn!(error = %e, "mail delayed; it will be retried");
+                state.store.mail_failed(&d, &e, false).await
+            }
+        },
+        // Nothing to say any more (the follower left, the post went): done.
+        Ok(None) => state.store.mail_sent(d.id).await,
+        Err(e) => state.store.mail_failed(&d, &e.to_string(), true).await,
+    };
+    if let Err(e) = outcome {
+        tracing::error!(error = %e, "could not record a delivery's outcome; its lease will expire and it will be tried again");
+    }
+}
+
+/// How long the worker rests when nothing was due.
+pub const IDLE: Duration = Duration::from_millis(250);
