@@ -53,6 +53,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Seconds a node's claim on a mail delivery lasts before another node may take it over.
+    mail_lease: i64,
 }
 
 pub fn now() -> i64 {
@@ -104,9 +106,20 @@ impl Store {
             url.to_owned()
         };
         let pool = opts.connect(&url).await?;
-        let store = Self { pool, backend };
+        let store = Self {
+            pool,
+            backend,
+            mail_lease: 120,
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// How long a claimed mail stays claimed (default 120 s): after a node dies, its mails
+    /// wait this long before another node sends them.
+    pub fn with_mail_lease(mut self, seconds: i64) -> Self {
+        self.mail_lease = seconds.max(1);
+        self
     }
 
     pub fn backend(&self) -> Backend {

@@ -112,7 +112,6 @@ pub const CONFIRM_TTL: i64 = 7 * 86_400;
 const CONFIRM_GAP: i64 = 60;
 /// Tries before a delivery is given up as failed.
 pub const MAX_MAIL_ATTEMPTS: i64 = 8;
-const MAIL_LEASE: i64 = 120;
 
 impl Store {
     /// Records a wish to follow and says which mail should answer it. The confirmation
@@ -388,6 +387,103 @@ impl Store {
         Ok(posts.into_iter().map(|p| p.0).collect())
     }
 
+    /// Queues one digest mail per confirmed follower of `frequency` ("daily" or "weekly")
+    /// for whom posts matching their choices were announced since their last digest.
+    /// `period` names the digest ("2026-12-01", "2026-W49"): a period is queued once, by
+    /// whichever node gets there first, however often this runs. Returns the mails queued.
+    pub async fn queue_digests(&self, frequency: &str, period: &str) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let t = now();
+        let key = format!("digest_{frequency}_period");
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, '') ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&key)
+        .execute(&mut *tx)
+        .await?;
+        let claimed = sqlx::query("UPDATE settings SET value = $1 WHERE key = $2 AND value <> $1")
+            .bind(period)
+            .bind(&key)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if claimed == 0 {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let followers: Vec<(SubscriberRow, i64)> = sqlx::query(&format!(
+            "SELECT {SUB_COLS}, COALESCE(last_digest_at, confirmed_at, created_at) AS since FROM subscribers \
+             WHERE status = 'confirmed' AND frequency = $1"
+        ))
+        .bind(frequency)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| (subscriber(r), r.get::<i64, _>("since")))
+        .collect();
+        let oldest = followers.iter().map(|f| f.1).min().unwrap_or(t);
+        // Posts announced since the oldest follower's last digest, with what they are filed under.
+        let posts: Vec<(i64, i64, String)> = sqlx::query(
+            "SELECT p.id, p.announced_at, u.slug FROM posts p JOIN users u ON u.id = p.author_id \
+             WHERE p.kind = 'post' AND p.status = 'published' AND p.announced_at >= $1 ORDER BY p.announced_at, p.id",
+        )
+        .bind(oldest)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+        let mut terms_of: std::collections::HashMap<i64, Vec<(String, String)>> =
+            Default::default();
+        for (id, _, _) in &posts {
+            let terms = sqlx::query(
+                "SELECT t.taxonomy, t.slug FROM post_terms pt JOIN terms t ON t.id = pt.term_id WHERE pt.post_id = $1",
+            )
+            .bind(*id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+            terms_of.insert(*id, terms);
+        }
+        let mut items = vec![];
+        for (s, since) in &followers {
+            let ids: Vec<i64> = posts
+                .iter()
+                // Same-second ties count in: a post may then appear in two digests, never in none.
+                .filter(|(id, at, author)| {
+                    *at >= *since
+                        && follows(
+                            s,
+                            terms_of.get(id).map(Vec::as_slice).unwrap_or(&[]),
+                            author,
+                        )
+                })
+                .map(|p| p.0)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            items.push(NewDelivery {
+                dedupe_key: format!("digest:{frequency}:{period}:{}", s.id),
+                kind: "digest".into(),
+                to_email: s.email.clone(),
+                subscriber_id: Some(s.id),
+                post_id: None,
+                payload: serde_json::json!({ "post_ids": ids, "frequency": frequency }).to_string(),
+            });
+        }
+        let n = queue_in(&mut tx, &items).await?;
+        sqlx::query("UPDATE subscribers SET last_digest_at = $1 WHERE status = 'confirmed' AND frequency = $2")
+            .bind(t)
+            .bind(frequency)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// Claims up to `limit` due deliveries for this node (or ones whose node died mid-send).
     pub async fn claim_mail(&self, limit: i64) -> Result<Vec<Delivery>> {
         let t = now();
@@ -402,7 +498,7 @@ impl Store {
              RETURNING id, dedupe_key, kind, to_email, subscriber_id, post_id, payload, attempts"
         );
         let rows = sqlx::query(&sql)
-            .bind(t + MAIL_LEASE)
+            .bind(t + self.mail_lease)
             .bind(t)
             .bind(limit)
             .fetch_all(&self.pool)

@@ -64,6 +64,11 @@ pub fn spawn_workers(state: SharedState, stop: watch::Receiver<bool>) -> Vec<Joi
                         }
                     }
                     crate::metrics::upkeep();
+                    match crate::mailing::queue_due_digests(&state).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(mails = n, "queued digests"),
+                        Err(e) => tracing::warn!(error = %e, "could not queue digests"),
+                    }
                     if let Err(e) = state.store.prune_changes().await {
                         tracing::warn!(error = %e, "could not prune old change records");
                     }

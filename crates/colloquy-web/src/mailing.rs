@@ -207,6 +207,59 @@ async fn compose(state: &AppState, d: &Delivery) -> anyhow::Result<Option<Outgoi
                 (out.text, out.html) = (tx, Some(h));
             }
         }
+        "digest" => {
+            let Some(sid) = d.subscriber_id else {
+                return Ok(None);
+            };
+            match state.store.subscriber_by_id(sid).await {
+                Ok(s) if s.status == "confirmed" => {}
+                _ => return Ok(None),
+            }
+            let ids: Vec<i64> = payload["post_ids"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_i64()).collect())
+                .unwrap_or_default();
+            let mut paragraphs = vec![];
+            let mut n = 0;
+            for id in ids {
+                let Ok(p) = state.store.post_by_id(id).await else {
+                    continue;
+                };
+                if p.status != "published" {
+                    continue;
+                }
+                n += 1;
+                let url = format!(
+                    "{base}{}",
+                    crate::render::post_path(&p.kind, &p.slug, p.publish_at, &site.tz())
+                );
+                paragraphs.push(format!(
+                    "{} (by {})\n{}\n{url}",
+                    p.title, p.author_name, p.excerpt
+                ));
+            }
+            if n == 0 {
+                return Ok(None);
+            }
+            let when = if payload["frequency"] == "weekly" {
+                "this week"
+            } else {
+                "today"
+            };
+            out.subject = if n == 1 {
+                format!("1 new post on {} {when}", site.title)
+            } else {
+                format!("{n} new posts on {} {when}", site.title)
+            };
+            out.unsubscribe_url = Some(unsubscribe_url(state, sid));
+            let footer = format!(
+                "You get a digest of {} by email. Stop with one click: {}",
+                site.title,
+                out.unsubscribe_url.as_deref().unwrap_or("")
+            );
+            let (t, h) = letter(&paragraphs, None, &footer);
+            (out.text, out.html) = (t, Some(h));
+        }
         other => anyhow::bail!("unknown kind of mail {other:?}"),
     }
     Ok(Some(out))
@@ -305,6 +358,22 @@ pub async fn fan_out_thought_notice(
     };
     state.store.queue_mail(&items).await?;
     Ok(())
+}
+
+/// Queues the daily digest once a day and the weekly one on Mondays, from 07:00 in the
+/// site's time zone (any node may do it; the period is claimed in the database).
+pub async fn queue_due_digests(state: &AppState) -> anyhow::Result<u64> {
+    let now = jiff::Timestamp::now().to_zoned(state.settings().tz());
+    if now.hour() < 7 {
+        return Ok(0);
+    }
+    let day = now.strftime("%Y-%m-%d").to_string();
+    let mut n = state.store.queue_digests("daily", &day).await?;
+    if now.weekday() == jiff::civil::Weekday::Monday {
+        let week = now.strftime("%G-W%V").to_string();
+        n += state.store.queue_digests("weekly", &week).await?;
+    }
+    Ok(n)
 }
 
 /// One round of the mail worker: announce new posts, then send what is due. Returns how

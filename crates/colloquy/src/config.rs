@@ -39,6 +39,7 @@ pub struct Config {
     pub mail_reply_to: Option<String>,
     /// (selector, domain, key file) when DKIM signing is configured.
     pub dkim: Option<(String, String, PathBuf)>,
+    pub mail_lease_seconds: i64,
 }
 
 impl Config {
@@ -139,7 +140,18 @@ impl Config {
                 "DKIM needs all three of COLLOQUY_DKIM_SELECTOR, COLLOQUY_DKIM_DOMAIN and COLLOQUY_DKIM_KEY_FILE"
             ),
         };
+        let mail_lease_seconds = match env("COLLOQUY_MAIL_LEASE_SECONDS") {
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=3600).contains(n))
+                .with_context(|| {
+                    format!("COLLOQUY_MAIL_LEASE_SECONDS must be 1 to 3600 (got {v:?})")
+                })?,
+            None => 120,
+        };
         Ok(Self {
+            mail_lease_seconds,
             smtp_url,
             mail_from,
             mail_reply_to,

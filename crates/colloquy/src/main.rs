@@ -47,6 +47,23 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Mail digests to followers.
+    Digest {
+        #[command(subcommand)]
+        command: DigestCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DigestCommand {
+    /// Queue a digest now for every follower of FREQUENCY who has new posts since their last
+    /// one (the running server sends it). Digests also go out by themselves every day and
+    /// every Monday from 07:00 in the site's time zone.
+    Send {
+        /// daily or weekly.
+        #[arg(long)]
+        frequency: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -167,11 +184,26 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Digest {
+            command: DigestCommand::Send { frequency },
+        } => {
+            if frequency != "daily" && frequency != "weekly" {
+                anyhow::bail!("--frequency must be daily or weekly (got {frequency:?})");
+            }
+            let store = open(&config).await?;
+            let period = format!("manual-{}", colloquy_store::now());
+            let n = store.queue_digests(&frequency, &period).await?;
+            store.close().await;
+            println!("queued {n} {frequency} digest mail(s)");
+            Ok(())
+        }
     }
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
-    let store = open(&config).await?;
+    let store = open(&config)
+        .await?
+        .with_mail_lease(config.mail_lease_seconds);
     if demo && colloquy_web::seed_demo(&store).await? {
         tracing::info!("seeded the demo publication");
     }
