@@ -224,6 +224,9 @@ pub struct Rules {
     pub depth: u32,
     /// Thoughts close this many days after a post is published (0: never).
     pub close_after_days: u32,
+    /// Show guests' Gravatar pictures (a request to gravatar.com from every reader); off by
+    /// default: avatars are generated on our side.
+    pub gravatar: bool,
 }
 
 impl Default for Rules {
@@ -235,6 +238,7 @@ impl Default for Rules {
             blocked_words: vec![],
             depth: DEFAULT_DEPTH,
             close_after_days: 0,
+            gravatar: false,
         }
     }
 }

@@ -71,7 +71,7 @@ impl Store {
         run_at: i64,
         max_attempts: i64,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = enqueue_in(&mut tx, kind, payload, run_at, max_attempts).await?;
         tx.commit().await?;
         Ok(id)

@@ -122,6 +122,17 @@ impl Store {
         self
     }
 
+    /// Starts a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`, waiting out other writers with the busy timeout): a transaction
+    /// that reads first and writes later fails at once if another connection wrote in between,
+    /// which with background workers writing is often.
+    pub(crate) async fn begin_write(&self) -> Result<Tx<'static>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -243,7 +254,7 @@ impl Store {
     }
 
     pub async fn set_settings(&self, pairs: &[(&str, String)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (k, v) in pairs {
             sqlx::query(
                 "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

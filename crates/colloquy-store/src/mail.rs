@@ -117,7 +117,7 @@ impl Store {
     /// Records a wish to follow and says which mail should answer it. The confirmation
     /// token (already hashed by the caller) is stored only when one is to be sent.
     pub async fn follow(&self, f: &FollowRequest, token_hash: &str) -> Result<FollowOutcome> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let t = now();
         let existing =
             sqlx::query("SELECT id, status, confirm_sent_at FROM subscribers WHERE email = $1")
@@ -325,7 +325,7 @@ impl Store {
 
     /// Queues mails; any whose key is already queued (or sent) is skipped.
     pub async fn queue_mail(&self, items: &[NewDelivery]) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = queue_in(&mut tx, items).await?;
         tx.commit().await?;
         Ok(n)
@@ -335,7 +335,7 @@ impl Store {
     /// matching confirmed follower, in one transaction (so each follower gets it once, even
     /// when several nodes do this at the same moment). Returns the posts announced.
     pub async fn announce_due(&self) -> Result<Vec<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let t = now();
         let posts: Vec<(i64, i64, String)> = sqlx::query(
             "UPDATE posts SET announced_at = $1 WHERE kind = 'post' AND status = 'published' AND announced_at IS NULL \
@@ -392,7 +392,7 @@ impl Store {
     /// `period` names the digest ("2026-12-01", "2026-W49"): a period is queued once, by
     /// whichever node gets there first, however often this runs. Returns the mails queued.
     pub async fn queue_digests(&self, frequency: &str, period: &str) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let t = now();
         let key = format!("digest_{frequency}_period");
         sqlx::query(

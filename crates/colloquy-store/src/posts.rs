@@ -193,7 +193,7 @@ fn filter_sql(f: &ListFilter) -> (String, Vec<i64>) {
 
 impl Store {
     pub async fn create_post(&self, p: NewPost) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut slug = p.slug.clone();
         let mut n = 2;
         while slug_taken(&mut tx, &p.kind, &slug, None).await? {
@@ -246,7 +246,7 @@ impl Store {
     }
 
     pub async fn update_post(&self, id: i64, patch: PostPatch) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let cur = sqlx::query("SELECT kind FROM posts WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -335,7 +335,7 @@ impl Store {
     }
 
     pub async fn delete_post(&self, id: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("DELETE FROM posts WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -351,7 +351,7 @@ impl Store {
 
     /// Publishes every scheduled post whose time has come; returns how many.
     pub async fn publish_due(&self) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE posts SET status = 'published' WHERE status = 'scheduled' AND publish_at <= $1",
         )
@@ -595,7 +595,7 @@ impl Store {
         description: &str,
         parent_id: Option<i64>,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let clash = sqlx::query("SELECT id FROM terms WHERE taxonomy = $1 AND slug = $2")
             .bind(taxonomy)
             .bind(slug)
@@ -658,7 +658,7 @@ impl Store {
     }
 
     pub async fn delete_term(&self, id: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("DELETE FROM terms WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

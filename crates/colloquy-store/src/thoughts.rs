@@ -167,7 +167,7 @@ async fn log(
 
 impl Store {
     pub async fn create_thought(&self, t: NewThought) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(parent) = t.parent_id {
             let ok = sqlx::query("SELECT 1 FROM thoughts WHERE id = $1 AND post_id = $2 AND status = 'approved' AND deleted = 0")
                 .bind(parent)
@@ -330,7 +330,7 @@ impl Store {
         actor: (i64, &str),
     ) -> Result<ThoughtRow> {
         let before = self.thought_by_id(id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE thoughts SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(status)
             .bind(now())
@@ -365,7 +365,7 @@ impl Store {
         actor: (i64, &str),
     ) -> Result<()> {
         let before = self.thought_by_id(id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE thoughts SET body_markdown = $1, body_html = $2, body_hash = $3, updated_at = $4 WHERE id = $5")
             .bind(markdown)
             .bind(html)
@@ -386,7 +386,7 @@ impl Store {
     /// together ("this thought was removed"); otherwise it goes to the trash.
     pub async fn remove_thought(&self, id: i64, actor: (i64, &str)) -> Result<()> {
         let before = self.thought_by_id(id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let has_replies = sqlx::query(
             "SELECT 1 FROM thoughts WHERE parent_id = $1 AND status = 'approved' LIMIT 1",
         )
@@ -500,7 +500,7 @@ impl Store {
         name: &str,
         liked: bool,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let changed = if liked {
             sqlx::query(
                 "INSERT INTO likes (post_id, user_id, author_name, author_url, created_at) VALUES ($1, $2, $3, '', $4) \
@@ -557,7 +557,7 @@ impl Store {
         reason: &str,
         by: (i64, &str),
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO thought_bans (kind, value, reason, created_by, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -599,7 +599,7 @@ impl Store {
     }
 
     pub async fn delete_ban(&self, id: i64, by: (i64, &str)) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query("DELETE FROM thought_bans WHERE id = $1 RETURNING kind, value")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -657,7 +657,7 @@ impl Store {
         tokens: &[String],
         spam: bool,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let prev: Option<String> = sqlx::query("SELECT trained FROM thoughts WHERE id = $1")
             .bind(thought_id)
             .fetch_optional(&mut *tx)
@@ -704,7 +704,7 @@ impl Store {
 
     /// Whether thoughts are open on a post (the per-post switch), and sets it.
     pub async fn set_thoughts_open(&self, post_id: i64, open: bool) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE posts SET thoughts_open = $1 WHERE id = $2")
             .bind(i64::from(open))
             .bind(post_id)

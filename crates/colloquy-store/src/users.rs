@@ -54,7 +54,7 @@ fn user(r: &AnyRow) -> UserRow {
 impl Store {
     /// Creates a user; the slug gets a numeric suffix when another user already has it.
     pub async fn create_user(&self, u: NewUser<'_>) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query("SELECT 1 FROM users WHERE email = $1")
             .bind(u.email)
             .fetch_optional(&mut *tx)
@@ -150,7 +150,7 @@ impl Store {
         bio_markdown: &str,
         bio_html: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE users SET name = $1, role = $2, bio_markdown = $3, bio_html = $4 WHERE id = $5",
         )
@@ -171,7 +171,7 @@ impl Store {
     }
 
     pub async fn set_user_avatar(&self, id: i64, file: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET avatar_file = $1 WHERE id = $2")
             .bind(file)
             .bind(id)
@@ -281,7 +281,7 @@ impl Store {
 
     /// Replaces any earlier first-run setup token with this one.
     pub async fn set_setup_token(&self, token_hash: &str, expires_at: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM setup_tokens")
             .execute(&mut *tx)
             .await?;
@@ -308,7 +308,7 @@ impl Store {
     /// Creates the first admin with a valid setup token, consuming it, in one transaction:
     /// a token works once, and never after a user exists.
     pub async fn complete_setup(&self, token_hash: &str, u: NewUser<'_>) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("DELETE FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2")
             .bind(token_hash)
             .bind(now())

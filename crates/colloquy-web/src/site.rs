@@ -57,6 +57,7 @@ impl Settings {
                 "thought_close_after_days" => {
                     s.discussion.close_after_days = v.parse().unwrap_or(0)
                 }
+                "thought_gravatar" => s.discussion.gravatar = v == "1",
                 "secret" => s.secret = v,
                 _ => {}
             }
@@ -77,6 +78,7 @@ impl Settings {
         blocked_words: &str,
         depth: &str,
         close_after_days: &str,
+        gravatar: bool,
     ) -> Result<Rules, Invalid> {
         let number = |field: &'static str, s: &str, max: u32, what: &str| {
             s.trim()
@@ -115,6 +117,7 @@ impl Settings {
             blocked_words: parse_word_list(blocked_words),
             depth,
             close_after_days: number("thought_close_after_days", close_after_days, 36_500, "days")?,
+            gravatar,
         })
     }
 
@@ -127,6 +130,10 @@ impl Settings {
                 ("thought_blocked_words", r.blocked_words.join("\n")),
                 ("thought_depth", r.depth.to_string()),
                 ("thought_close_after_days", r.close_after_days.to_string()),
+                (
+                    "thought_gravatar",
+                    if r.gravatar { "1" } else { "0" }.to_owned(),
+                ),
             ])
             .await?;
         Ok(())

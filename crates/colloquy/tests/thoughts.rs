@@ -120,6 +120,10 @@ async fn guests_wait_for_moderation_and_threads_nest(backend: Backend) {
         "guest websites are nofollow"
     );
     assert!(!html.contains("sam@example.org"), "emails are never shown");
+    assert!(
+        !html.contains("gravatar.com") && html.contains("/avatar/guest/"),
+        "avatars are made here unless the site enables Gravatar"
+    );
 
     // Known guest: straight through. A member: straight through, as themselves, threaded.
     let (_, again) = guest_thought(

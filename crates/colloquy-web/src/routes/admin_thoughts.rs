@@ -448,7 +448,7 @@ fn discussion_view(
         status,
         minijinja::context! {
             hold => d.hold.as_str(), max_links => d.max_links, depth => d.depth,
-            close_after_days => d.close_after_days,
+            close_after_days => d.close_after_days, gravatar => d.gravatar,
             moderation_words => d.moderation_words.join("\n"), blocked_words => d.blocked_words.join("\n"),
             error,
         },
@@ -466,6 +466,8 @@ struct DiscussionForm {
     moderation_words: String,
     #[serde(default)]
     blocked_words: String,
+    #[serde(default)]
+    gravatar: Option<String>,
 }
 
 async fn save_discussion(
@@ -483,6 +485,7 @@ async fn save_discussion(
         &f.blocked_words,
         &f.depth,
         &f.close_after_days,
+        f.gravatar.is_some(),
     ) {
         Ok(rules) => {
             Settings::save_discussion(&state.store, &rules).await?;

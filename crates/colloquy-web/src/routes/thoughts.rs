@@ -294,6 +294,12 @@ fn stamp_age(state: &AppState, post_id: i64, stamp: &str) -> Option<i64> {
 /// Guest avatars are named by a keyed hash of the email, so the address cannot be guessed
 /// back from the image's name (as it can from a Gravatar hash).
 pub fn guest_avatar_url(state: &AppState, email: &str) -> String {
+    if state.settings().discussion.gravatar && email.contains('@') {
+        // Gravatar accepts a SHA-256 of the trimmed, lowercased address; `d=identicon`
+        // draws one for addresses it does not know.
+        let h = hex::encode(Sha256::digest(email.trim().to_lowercase().as_bytes()));
+        return format!("https://www.gravatar.com/avatar/{h}?s=64&d=identicon");
+    }
     let h = sign(
         &state.settings().secret,
         &format!("avatar|{}", email.to_lowercase()),
