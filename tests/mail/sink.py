@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """A real SMTP server (aiosmtpd) for Colloquy's tests and mail benchmark.
 
-Usage: sink.py --port PORT --dir DIR [--reject-domain DOMAIN]
+Usage: sink.py --port PORT --dir DIR [--reject-domain DOMAIN] [--count-only]
 Every accepted message is written to DIR as NNNNNN.eml, with its envelope recipients in an
 X-Sink-Rcpt header line first. Recipients at --reject-domain are refused with 550 (a
-permanent failure). The server runs until it is killed; it prints "ready" once listening.
+permanent failure). With --count-only (benchmarks) nothing is stored: DIR/count holds the
+number of messages accepted so far and DIR/duplicates the number of Message-IDs seen twice.
+The server runs until it is killed; it prints "ready" once listening.
 """
 import argparse
 import asyncio
@@ -17,10 +19,13 @@ from aiosmtpd.controller import Controller
 
 
 class Sink:
-    def __init__(self, directory, reject_domain):
+    def __init__(self, directory, reject_domain, count_only=False):
         self.directory = directory
         self.reject = reject_domain
         self.counter = itertools.count(1)
+        self.count_only = count_only
+        self.seen = set()
+        self.duplicates = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.reject and address.lower().endswith("@" + self.reject):
@@ -30,6 +35,16 @@ class Sink:
 
     async def handle_DATA(self, server, session, envelope):
         n = next(self.counter)
+        if self.count_only:
+            head = (envelope.original_content or envelope.content).split(b"\r\n\r\n", 1)[0]
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"message-id:"):
+                    mid = line.split(b":", 1)[1].strip()
+                    if mid in self.seen:
+                        self.duplicates += 1
+                    self.seen.add(mid)
+            self.flush(n)
+            return "250 Message accepted for delivery"
         path = os.path.join(self.directory, "%06d.eml" % n)
         tmp = path + ".tmp"
         with open(tmp, "wb") as f:
@@ -38,15 +53,24 @@ class Sink:
         os.replace(tmp, path)
         return "250 Message accepted for delivery"
 
+    def flush(self, n):
+        for name, value in (("count", n), ("duplicates", self.duplicates)):
+            tmp = os.path.join(self.directory, name + ".tmp")
+            with open(tmp, "w") as f:
+                f.write(str(value))
+            os.replace(tmp, os.path.join(self.directory, name))
+
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--reject-domain", default="")
+    ap.add_argument("--count-only", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
-    c = Controller(Sink(a.dir, a.reject_domain.lower()), hostname="127.0.0.1", port=a.port)
+    sink = Sink(a.dir, a.reject_domain.lower(), a.count_only)
+    c = Controller(sink, hostname="127.0.0.1", port=a.port)
     c.start()
     print("ready", flush=True)
     stop = asyncio.Event()
@@ -55,6 +79,8 @@ def main():
         loop.add_signal_handler(s, stop.set)
     loop.run_until_complete(stop.wait())
     c.stop()
+    if a.count_only:
+        sink.flush(next(sink.counter) - 1)
 
 
 if __name__ == "__main__":
