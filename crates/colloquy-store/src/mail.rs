@@ -221,6 +221,26 @@ impl Store {
             .ok_or(StoreError::NotFound)
     }
 
+    /// Changes what a follower gets (from the signed "manage" link in their mails).
+    pub async fn update_follow(&self, id: i64, f: &FollowRequest) -> Result<SubscriberRow> {
+        let sql = format!(
+            "UPDATE subscribers SET frequency = $1, categories = $2, tags = $3, authors = $4, updated_at = $5 \
+             WHERE id = $6 RETURNING {SUB_COLS}"
+        );
+        sqlx::query(&sql)
+            .bind(&f.frequency)
+            .bind(f.categories.join(","))
+            .bind(f.tags.join(","))
+            .bind(f.authors.join(","))
+            .bind(now())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(subscriber)
+            .ok_or(StoreError::NotFound)
+    }
+
     /// Stops all mail to a subscriber (one click, from any mail). Idempotent.
     pub async fn unsubscribe(&self, id: i64) -> Result<()> {
         let n = sqlx::query("UPDATE subscribers SET status = 'unsubscribed', updated_at = $1 WHERE id = $2 AND status <> 'bounced'")

@@ -36,6 +36,15 @@ pub fn unsubscribe_url(state: &AppState, subscriber_id: i64) -> String {
     )
 }
 
+/// The signed page where a follower changes what they get.
+pub fn manage_url(state: &AppState, subscriber_id: i64) -> String {
+    format!(
+        "{}/subscriptions/manage?s={subscriber_id}&t={}",
+        state.config.base_url,
+        sign(state, &format!("manage|{subscriber_id}"))
+    )
+}
+
 pub fn unwatch_url(state: &AppState, watcher_id: i64) -> String {
     format!(
         "{}/thoughts/unwatch?w={watcher_id}&t={}",
@@ -147,8 +156,9 @@ async fn compose(state: &AppState, d: &Delivery) -> anyhow::Result<Option<Outgoi
             out.subject = format!("{} – {}", p.title, site.title);
             out.unsubscribe_url = Some(unsubscribe_url(state, sid));
             let footer = format!(
-                "You follow {} by email. Stop with one click: {}",
+                "You follow {} by email. Change what you get: {} — or stop with one click: {}",
                 site.title,
+                manage_url(state, sid),
                 out.unsubscribe_url.as_deref().unwrap_or("")
             );
             let (t, h) = letter(
@@ -162,7 +172,7 @@ async fn compose(state: &AppState, d: &Delivery) -> anyhow::Result<Option<Outgoi
             );
             (out.text, out.html) = (t, Some(h));
         }
-        "thought_pending" | "thought_new" => {
+        "thought_pending" | "thought_new" | "thought_reply" => {
             let tid = payload["thought_id"].as_i64().unwrap_or(0);
             let Ok(t) = state.store.thought_by_id(tid).await else {
                 return Ok(None);
@@ -193,7 +203,11 @@ async fn compose(state: &AppState, d: &Delivery) -> anyhow::Result<Option<Outgoi
                     return Ok(None);
                 }
                 let wid = payload["watcher_id"].as_i64().unwrap_or(0);
-                out.subject = format!("New thought on “{}”", p.title);
+                out.subject = if d.kind == "thought_reply" {
+                    format!("{} replied to your thought on “{}”", t.author_name, p.title)
+                } else {
+                    format!("New thought on “{}”", p.title)
+                };
                 out.unsubscribe_url = Some(unwatch_url(state, wid));
                 let footer = format!(
                     "You asked to hear of new thoughts on this post. Stop: {}",
@@ -253,8 +267,9 @@ async fn compose(state: &AppState, d: &Delivery) -> anyhow::Result<Option<Outgoi
             };
             out.unsubscribe_url = Some(unsubscribe_url(state, sid));
             let footer = format!(
-                "You get a digest of {} by email. Stop with one click: {}",
+                "You get a digest of {} by email. Change what you get: {} — or stop with one click: {}",
                 site.title,
+                manage_url(state, sid),
                 out.unsubscribe_url.as_deref().unwrap_or("")
             );
             let (t, h) = letter(&paragraphs, None, &footer);
@@ -339,6 +354,16 @@ pub async fn fan_out_thought_notice(
             })
             .collect()
     } else {
+        // A watcher whose own thought this one answers gets "… replied to your thought".
+        let parent_email = match t.parent_id {
+            Some(p) => state
+                .store
+                .thought_by_id(p)
+                .await
+                .map(|p| p.author_email.to_lowercase())
+                .unwrap_or_default(),
+            None => String::new(),
+        };
         state
             .store
             .thought_watchers(t.post_id)
@@ -348,7 +373,11 @@ pub async fn fan_out_thought_notice(
             .filter(|(_, email)| !email.eq_ignore_ascii_case(&t.author_email))
             .map(|(wid, email)| NewDelivery {
                 dedupe_key: format!("thought_new:{tid}:{wid}"),
-                kind: "thought_new".into(),
+                kind: if !parent_email.is_empty() && email.eq_ignore_ascii_case(&parent_email) {
+                    "thought_reply".into()
+                } else {
+                    "thought_new".into()
+                },
                 to_email: email,
                 subscriber_id: None,
                 post_id: Some(t.post_id),

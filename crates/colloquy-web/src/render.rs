@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "thought_edit.html",
     "message.html",
     "following.html",
+    "following_manage.html",
     "admin/outbox.html",
     "thoughts_rss.xml",
     "error.html",

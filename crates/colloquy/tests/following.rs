@@ -241,6 +241,48 @@ async fn followers_of_a_category_get_only_its_posts(backend: Backend) {
         policy_subjects[1].starts_with("A policy piece"),
         "{policy_subjects:?}"
     );
+
+    // Every announcement carries a signed link to change what one gets.
+    let (text, _) = parse(&all[1]);
+    let manage = link(&text, &format!("{}/subscriptions/manage?", node.base));
+    let page = reqwest::get(&manage).await.unwrap().text().await.unwrap();
+    assert!(page.contains("all@example.org"), "{page}");
+    let s = support::form_value(&page, "s");
+    let t = support::form_value(&page, "t");
+    let r = reqwest::Client::new()
+        .post(format!("{}/subscriptions/manage", node.base))
+        .form(&[
+            ("s", s.as_str()),
+            ("t", t.as_str()),
+            ("frequency", "immediate"),
+            ("categories", "policy"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Saved."));
+    let r = reqwest::Client::new()
+        .post(format!("{}/subscriptions/manage", node.base))
+        .form(&[("s", s.as_str()), ("t", "forged"), ("frequency", "daily")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "a forged manage link changes nothing");
+    publish(&node, &editor, "Another opinion", &["Opinion"]).await;
+    publish(&node, &editor, "Policy again", &["Policy"]).await;
+    let all = wait_for(&sink, "all@example.org", 4).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let subjects: Vec<String> = sink
+        .to("all@example.org")
+        .iter()
+        .map(|m| parse(m).1.subject().unwrap().to_owned())
+        .collect();
+    assert_eq!(all.len(), 4, "{subjects:?}");
+    assert!(
+        subjects[3].starts_with("Policy again"),
+        "only the chosen category now: {subjects:?}"
+    );
 }
 
 async fn a_refused_address_is_marked_and_not_tried_again(backend: Backend) {
@@ -346,7 +388,34 @@ async fn moderators_and_watchers_hear_of_thoughts(backend: Backend) {
             "auto-generated"
         );
     }
-    // Gus asked to hear of new thoughts: an approved thought by someone else reaches him.
+    // Gus asked to hear of new thoughts: a reply to his (now approved) thought reaches him
+    // as a reply, and a new thought by someone else as a new thought.
+    let gus = t["id"].as_i64().unwrap();
+    let r = node
+        .client
+        .post(node.url(&format!("/api/v1/thoughts/{gus}/approve")))
+        .bearer_auth(&editor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = node
+        .client
+        .post(node.url(&format!("/api/v1/posts/{post}/thoughts")))
+        .bearer_auth(&editor)
+        .json(&json!({"body": "The editor replies", "parent_id": gus}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let m = wait_for(&sink, "gus@example.org", 1).await;
+    let (text, msg) = parse(&m[0]);
+    assert!(
+        msg.subject().unwrap().contains("replied to your thought"),
+        "{:?}",
+        msg.subject()
+    );
+    assert!(text.contains("The editor replies"));
     let r = node
         .client
         .post(node.url(&format!("/api/v1/posts/{post}/thoughts")))
@@ -356,8 +425,8 @@ async fn moderators_and_watchers_hear_of_thoughts(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let m = wait_for(&sink, "gus@example.org", 1).await;
-    let (text, msg) = parse(&m[0]);
+    let m = wait_for(&sink, "gus@example.org", 2).await;
+    let (text, msg) = parse(&m[1]);
     assert!(msg.subject().unwrap().contains("New thought"));
     assert!(text.contains("The editor answers"));
     let stop = link(&text, &format!("{}/thoughts/unwatch?", node.base));
@@ -375,7 +444,7 @@ async fn moderators_and_watchers_hear_of_thoughts(backend: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(
         sink.to("gus@example.org").len(),
-        1,
+        2,
         "no more notices after stopping"
     );
 }

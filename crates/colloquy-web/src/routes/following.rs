@@ -27,6 +27,8 @@ pub fn routes() -> Router<SharedState> {
             get(unsubscribe_page).post(unsubscribe),
         )
         .route("/thoughts/unwatch", get(unwatch_page).post(unwatch))
+        .route("/subscriptions/manage", get(manage_page).post(manage_save))
+        .route("/account/following", get(account_following))
 }
 
 /// A request to follow the publication, or only some categories, tags or authors.
@@ -252,6 +254,132 @@ fn merge_form(q: UnsubQuery, body: &[u8]) -> UnsubQuery {
         }
     }
     q
+}
+
+fn verified_manager(state: &AppState, s: Option<i64>, t: Option<&str>) -> Result<i64, WebError> {
+    match (s, t) {
+        (Some(s), Some(t)) if mailing::check(state, &format!("manage|{s}"), t) => Ok(s),
+        _ => Err(WebError::BadRequest("this link is not valid".into())),
+    }
+}
+
+fn manage_view(
+    state: &AppState,
+    sub: &colloquy_store::SubscriberRow,
+    t: &str,
+    status: StatusCode,
+    message: Option<&str>,
+) -> Result<Response, WebError> {
+    let html = state.templates.render(
+        "following_manage.html",
+        minijinja::context! {
+            site => state.settings(), s => sub.id, t, email => sub.email, status_now => sub.status,
+            frequency => sub.frequency, categories => sub.categories.join(", "),
+            tags => sub.tags.join(", "), authors => sub.authors.join(", "), message,
+            unsubscribe => mailing::unsubscribe_url(state, sub.id),
+        },
+    )?;
+    let mut res = (status, Html(html)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, "no-store".parse().expect("ascii"));
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+struct ManageQuery {
+    s: Option<i64>,
+    t: Option<String>,
+}
+
+async fn manage_page(
+    State(state): State<SharedState>,
+    Query(q): Query<ManageQuery>,
+) -> Result<Response, WebError> {
+    let id = verified_manager(&state, q.s, q.t.as_deref())?;
+    let sub = state.store.subscriber_by_id(id).await?;
+    manage_view(
+        &state,
+        &sub,
+        q.t.as_deref().unwrap_or(""),
+        StatusCode::OK,
+        None,
+    )
+}
+
+#[derive(Deserialize)]
+struct ManageForm {
+    s: Option<i64>,
+    t: Option<String>,
+    frequency: String,
+    #[serde(default)]
+    categories: String,
+    #[serde(default)]
+    tags: String,
+    #[serde(default)]
+    authors: String,
+}
+
+fn comma_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn manage_save(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(f): Form<ManageForm>,
+) -> Result<Response, WebError> {
+    super::thoughts::same_origin(&state, &headers)?;
+    let id = verified_manager(&state, f.s, f.t.as_deref())?;
+    let sub = state.store.subscriber_by_id(id).await?;
+    let input = FollowInput {
+        email: sub.email.clone(),
+        categories: comma_list(&f.categories),
+        tags: comma_list(&f.tags),
+        authors: comma_list(&f.authors),
+        frequency: Some(f.frequency.clone()),
+    };
+    match input.parse("manage") {
+        Ok(req) => {
+            let sub = state.store.update_follow(id, &req).await?;
+            manage_view(
+                &state,
+                &sub,
+                f.t.as_deref().unwrap_or(""),
+                StatusCode::OK,
+                Some("Saved."),
+            )
+        }
+        Err(e) => manage_view(
+            &state,
+            &sub,
+            f.t.as_deref().unwrap_or(""),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&e.message),
+        ),
+    }
+}
+
+/// A signed-in member's following: their own manage page, or the way to start.
+async fn account_following(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let me = crate::auth::current_user(&state, &headers)
+        .await
+        .ok_or(WebError::Unauthorized)?;
+    match state.store.subscriber_by_email(&me.user.email.to_lowercase()).await {
+        Ok(sub) => Ok(axum::response::Redirect::to(
+            mailing::manage_url(&state, sub.id).trim_start_matches(&state.config.base_url),
+        )
+        .into_response()),
+        Err(colloquy_store::StoreError::NotFound) => page(&state, StatusCode::OK, "You do not follow by email yet",
+            "Use the form at the foot of any page with your address; a confirmation mail will follow.", None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize)]
