@@ -115,6 +115,74 @@ impl HoldPolicy {
     }
 }
 
+/// Which linkbacks (pingbacks, webmentions, reblogs) wait for a moderator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkbackPolicy {
+    Hold,
+    /// Approve those from sites that had a linkback approved before; hold the rest.
+    ApproveKnownSites,
+    Approve,
+}
+
+impl LinkbackPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hold => "hold",
+            Self::ApproveKnownSites => "approve_known_sites",
+            Self::Approve => "approve",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        Ok(match s {
+            "hold" => Self::Hold,
+            "approve_known_sites" => Self::ApproveKnownSites,
+            "approve" => Self::Approve,
+            _ => {
+                return Err(Invalid::new(
+                    "linkbacks",
+                    "choose hold, approve_known_sites or approve",
+                ))
+            }
+        })
+    }
+}
+
+/// Where a verified linkback goes: the word lists and the spam filter as for thoughts, then
+/// the linkback policy.
+pub fn decide_linkback(
+    rules: &Rules,
+    texts: &[&str],
+    site_known: bool,
+    spam_score: Option<f64>,
+) -> Decision {
+    use ThoughtStatus::*;
+    if let Some(w) = first_listed_word(&rules.blocked_words, texts) {
+        return Decision::to(Spam, format!("contains the blocked word {w:?}"));
+    }
+    if let Some(p) = spam_score {
+        if p >= SPAM_REJECT {
+            return Decision::to(Spam, format!("the spam filter scored it {p:.2}"));
+        }
+        if p >= SPAM_HOLD {
+            return Decision::to(Pending, format!("the spam filter scored it {p:.2}"));
+        }
+    }
+    if let Some(w) = first_listed_word(&rules.moderation_words, texts) {
+        return Decision::to(Pending, format!("contains the moderation word {w:?}"));
+    }
+    match (rules.linkbacks, site_known) {
+        (LinkbackPolicy::Approve, _) | (LinkbackPolicy::ApproveKnownSites, true) => {
+            Decision::to(Approved, "")
+        }
+        (LinkbackPolicy::ApproveKnownSites, false) => {
+            Decision::to(Pending, "first linkback from this site")
+        }
+        (LinkbackPolicy::Hold, _) => Decision::to(Pending, "every linkback is held (site policy)"),
+    }
+}
+
 /// The text of a thought: not empty, not huge, no control characters but line breaks and tabs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThoughtBody(String);
@@ -224,6 +292,8 @@ pub struct Rules {
     pub depth: u32,
     /// Thoughts close this many days after a post is published (0: never).
     pub close_after_days: u32,
+    /// Which linkbacks wait for a moderator.
+    pub linkbacks: LinkbackPolicy,
     /// Show guests' Gravatar pictures (a request to gravatar.com from every reader); off by
     /// default: avatars are generated on our side.
     pub gravatar: bool,
@@ -238,6 +308,7 @@ impl Default for Rules {
             blocked_words: vec![],
             depth: DEFAULT_DEPTH,
             close_after_days: 0,
+            linkbacks: LinkbackPolicy::ApproveKnownSites,
             gravatar: false,
         }
     }
@@ -587,6 +658,45 @@ mod tests {
             ..guest("x")
         };
         assert_eq!(decide(&all, &member).status, ThoughtStatus::Pending);
+    }
+
+    #[test]
+    fn linkbacks_follow_their_policy_after_the_word_lists() {
+        let r = Rules {
+            blocked_words: vec!["casino".into()],
+            ..Rules::default()
+        };
+        assert_eq!(
+            decide_linkback(&r, &["a post"], true, None).status,
+            ThoughtStatus::Approved
+        );
+        let d = decide_linkback(&r, &["a post"], false, None);
+        assert_eq!(d.status, ThoughtStatus::Pending);
+        assert!(d.reason.contains("first linkback"));
+        assert_eq!(
+            decide_linkback(&r, &["casino news"], true, None).status,
+            ThoughtStatus::Spam
+        );
+        let hold = Rules {
+            linkbacks: LinkbackPolicy::Hold,
+            ..Rules::default()
+        };
+        assert_eq!(
+            decide_linkback(&hold, &["x"], true, None).status,
+            ThoughtStatus::Pending
+        );
+        let open = Rules {
+            linkbacks: LinkbackPolicy::Approve,
+            ..Rules::default()
+        };
+        assert_eq!(
+            decide_linkback(&open, &["x"], false, None).status,
+            ThoughtStatus::Approved
+        );
+        assert_eq!(
+            decide_linkback(&open, &["x"], false, Some(0.95)).status,
+            ThoughtStatus::Spam
+        );
     }
 
     #[test]

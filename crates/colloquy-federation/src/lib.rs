@@ -5,7 +5,10 @@
 //! ActivityPub and imports) goes through one [`Fetcher`]. Code in this crate must not build
 //! its own HTTP client.
 
+pub mod discovery;
 pub mod fetch;
+pub mod mf2;
+pub mod xmlrpc;
 
 pub use fetch::{
     check_url, filter_addrs, is_forbidden, resolve_checked, user_agent, FetchConfig, FetchError,

@@ -6,6 +6,7 @@
 //! Times are Unix seconds (UTC) in `BIGINT` columns so both backends agree on them.
 
 mod jobs;
+mod linkbacks;
 mod mail;
 mod migrations;
 mod posts;
@@ -13,6 +14,7 @@ mod thoughts;
 mod users;
 
 pub use jobs::{Job, JobStats};
+pub use linkbacks::{LinkbackSend, NewLinkback};
 pub use mail::{
     Delivery, DeliveryStats, FollowOutcome, FollowRequest, NewDelivery, SubscriberRow,
     MAX_MAIL_ATTEMPTS,

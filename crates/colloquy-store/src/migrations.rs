@@ -452,4 +452,46 @@ CREATE TABLE mail_deliveries (
 CREATE INDEX mail_deliveries_due ON mail_deliveries(status, run_at);
 "#,
     },
+    Migration {
+        version: 4,
+        name: "linkbacks: one thought per source and post, sends, gone posts",
+        sqlite: r#"
+CREATE UNIQUE INDEX thoughts_source ON thoughts(post_id, source_url) WHERE source_url IS NOT NULL;
+CREATE TABLE linkback_sends (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  post_id INTEGER NOT NULL,
+  target TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '',
+  at INTEGER NOT NULL,
+  UNIQUE (post_id, target, version)
+);
+CREATE TABLE gone_posts (
+  path TEXT PRIMARY KEY,
+  post_id INTEGER NOT NULL,
+  body_html TEXT NOT NULL,
+  deleted_at INTEGER NOT NULL
+);
+"#,
+        postgres: r#"
+CREATE UNIQUE INDEX thoughts_source ON thoughts(post_id, source_url) WHERE source_url IS NOT NULL;
+CREATE TABLE linkback_sends (
+  id BIGSERIAL PRIMARY KEY,
+  post_id BIGINT NOT NULL,
+  target TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  status TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '',
+  at BIGINT NOT NULL,
+  UNIQUE (post_id, target, version)
+);
+CREATE TABLE gone_posts (
+  path TEXT PRIMARY KEY,
+  post_id BIGINT NOT NULL,
+  body_html TEXT NOT NULL,
+  deleted_at BIGINT NOT NULL
+);
+"#,
+    },
 ];

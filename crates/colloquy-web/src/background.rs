@@ -15,6 +15,8 @@ const HANDLED_JOBS: &[&str] = &[
     "publish_due",
     colloquy_store::JOB_THOUGHT_PENDING,
     colloquy_store::JOB_THOUGHT_APPROVED,
+    crate::routes::JOB_VERIFY_WEBMENTION,
+    crate::routes::JOB_SEND_LINKBACKS,
 ];
 
 /// Starts the workers; they stop after finishing what they hold when `stop` turns true.
@@ -124,6 +126,12 @@ async fn run_job(state: &SharedState, job: colloquy_store::Job) {
         },
         k @ (colloquy_store::JOB_THOUGHT_PENDING | colloquy_store::JOB_THOUGHT_APPROVED) => {
             crate::mailing::fan_out_thought_notice(state, k, &job.payload).await
+        }
+        crate::routes::JOB_VERIFY_WEBMENTION => {
+            crate::routes::verify_webmention(state, &job.payload).await
+        }
+        crate::routes::JOB_SEND_LINKBACKS => {
+            crate::routes::send_linkbacks(state, &job.payload).await
         }
         other => Err(anyhow::anyhow!("no handler for job kind {other:?}")),
     };

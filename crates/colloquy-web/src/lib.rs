@@ -36,6 +36,8 @@ pub struct WebConfig {
     pub thought_limits: (usize, usize),
     /// Addresses per sitemap file before `/sitemap.xml` becomes an index.
     pub sitemap_urls: u32,
+    /// Lets the fetch guard reach private and loopback addresses (tests, local set-ups).
+    pub fetch_allow_private: bool,
 }
 
 pub struct AppState {
@@ -50,6 +52,8 @@ pub struct AppState {
     templates: render::Templates,
     /// Where mail goes: an SMTP server, or the outbox folder.
     pub mailer: Arc<colloquy_mail::Mailer>,
+    /// The one client for URLs that came from outside (linkbacks, discovery).
+    pub fetcher: colloquy_federation::Fetcher,
     /// The site version this node last saw; a different value in the database means another
     /// node or a CLI command wrote something.
     seen_version: AtomicI64,
@@ -83,6 +87,11 @@ impl AppState {
             last_change: cache::Memo::new(),
             templates: render::Templates::new()?,
             mailer: Arc::new(mailer),
+            fetcher: colloquy_federation::Fetcher::new(colloquy_federation::FetchConfig {
+                user_agent: colloquy_federation::user_agent(&config.base_url),
+                allow_private: config.fetch_allow_private,
+                ..Default::default()
+            })?,
             settings: RwLock::new(Arc::new(settings)),
             seen_version: AtomicI64::new(version),
             store,

@@ -412,6 +412,12 @@ pub async fn run_once(state: &SharedState) -> anyhow::Result<usize> {
     if !announced.is_empty() {
         tracing::info!(posts = ?announced, "announced new posts to followers");
     }
+    // A post that just became public also tells the sites it links to.
+    for id in &announced {
+        if let Ok(p) = state.store.post_by_id(*id).await {
+            crate::routes::queue_send(state, p.id, crate::routes::content_version(&p)).await?;
+        }
+    }
     let batch = state.store.claim_mail(BATCH).await?;
     let n = batch.len();
     use futures_util::stream::{self, StreamExt};

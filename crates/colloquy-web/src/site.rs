@@ -58,6 +58,10 @@ impl Settings {
                     s.discussion.close_after_days = v.parse().unwrap_or(0)
                 }
                 "thought_gravatar" => s.discussion.gravatar = v == "1",
+                "thought_linkbacks" => {
+                    s.discussion.linkbacks = colloquy_core::thought::LinkbackPolicy::parse(&v)
+                        .unwrap_or(s.discussion.linkbacks)
+                }
                 "secret" => s.secret = v,
                 _ => {}
             }
@@ -71,6 +75,7 @@ impl Settings {
     }
 
     /// Validates the discussion settings form.
+    #[allow(clippy::too_many_arguments)]
     pub fn parse_discussion(
         hold: &str,
         max_links: &str,
@@ -79,6 +84,7 @@ impl Settings {
         depth: &str,
         close_after_days: &str,
         gravatar: bool,
+        linkbacks: &str,
     ) -> Result<Rules, Invalid> {
         let number = |field: &'static str, s: &str, max: u32, what: &str| {
             s.trim()
@@ -118,6 +124,11 @@ impl Settings {
             depth,
             close_after_days: number("thought_close_after_days", close_after_days, 36_500, "days")?,
             gravatar,
+            linkbacks: colloquy_core::thought::LinkbackPolicy::parse(if linkbacks.is_empty() {
+                "approve_known_sites"
+            } else {
+                linkbacks
+            })?,
         })
     }
 
@@ -134,6 +145,7 @@ impl Settings {
                     "thought_gravatar",
                     if r.gravatar { "1" } else { "0" }.to_owned(),
                 ),
+                ("thought_linkbacks", r.linkbacks.as_str().to_owned()),
             ])
             .await?;
         Ok(())

@@ -40,6 +40,7 @@ pub struct Config {
     /// (selector, domain, key file) when DKIM signing is configured.
     pub dkim: Option<(String, String, PathBuf)>,
     pub mail_lease_seconds: i64,
+    pub fetch_allow_private: bool,
 }
 
 impl Config {
@@ -150,7 +151,12 @@ impl Config {
                 })?,
             None => 120,
         };
+        let fetch_allow_private = matches!(
+            env("COLLOQUY_FETCH_ALLOW_PRIVATE").as_deref(),
+            Some("1") | Some("true") | Some("on")
+        );
         Ok(Self {
+            fetch_allow_private,
             mail_lease_seconds,
             smtp_url,
             mail_from,

@@ -216,6 +216,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             thought_min_seconds: config.thought_min_seconds,
             thought_limits: config.thought_limits,
             sitemap_urls: config.sitemap_urls,
+            fetch_allow_private: config.fetch_allow_private,
         },
         mailer(&config)?,
     )

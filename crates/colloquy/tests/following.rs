@@ -316,7 +316,7 @@ async fn a_refused_address_is_marked_and_not_tried_again(backend: Backend) {
     assert!(sink.to("nobody@bounce.example").is_empty());
 
     // An SMTP outage: mail waits, then goes out when the server is back.
-    let down_port = support::free_port();
+    let down_port = support::free_low_port();
     let db2 = fresh_db(backend).await.unwrap();
     let node2 = Node::start(
         &db2,

@@ -103,7 +103,8 @@ async fn api_creates_reads_updates_and_deletes_a_post(backend: Backend) {
     assert_eq!(r.status(), 204);
     assert_eq!(
         node.get(&url.replacen(&node.base, "", 1)).await.status(),
-        404
+        410,
+        "a deleted post's address answers Gone"
     );
     let r = node
         .client

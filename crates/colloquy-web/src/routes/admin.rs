@@ -768,6 +768,9 @@ async fn save_from_form(
     match result {
         Ok(id) => {
             state.content_changed().await;
+            if existing.is_some() {
+                super::after_edit(state, id).await?;
+            }
             Ok(Redirect::to(&format!("/admin/posts/{id}/edit?saved=1")).into_response())
         }
         Err(StoreError::Conflict(m)) => editor(state, me, values, Some(m), StatusCode::CONFLICT),
@@ -785,8 +788,7 @@ async fn delete_post(
     me.check_csrf(&f.csrf)?;
     let p = state.store.post_by_id(id).await?;
     me.require(me.role.can_edit_others() || (me.role.can_write() && p.author_id == me.user.id))?;
-    state.store.delete_post(id).await?;
-    state.content_changed().await;
+    super::delete_post_and_tell(&state, &p).await?;
     Ok(Redirect::to(&format!("/admin/posts?kind={}", p.kind)).into_response())
 }
 

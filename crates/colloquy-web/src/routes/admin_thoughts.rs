@@ -448,7 +448,7 @@ fn discussion_view(
         status,
         minijinja::context! {
             hold => d.hold.as_str(), max_links => d.max_links, depth => d.depth,
-            close_after_days => d.close_after_days, gravatar => d.gravatar,
+            close_after_days => d.close_after_days, gravatar => d.gravatar, linkbacks => d.linkbacks.as_str(),
             moderation_words => d.moderation_words.join("\n"), blocked_words => d.blocked_words.join("\n"),
             error,
         },
@@ -468,6 +468,8 @@ struct DiscussionForm {
     blocked_words: String,
     #[serde(default)]
     gravatar: Option<String>,
+    #[serde(default)]
+    linkbacks: String,
 }
 
 async fn save_discussion(
@@ -486,6 +488,7 @@ async fn save_discussion(
         &f.depth,
         &f.close_after_days,
         f.gravatar.is_some(),
+        &f.linkbacks,
     ) {
         Ok(rules) => {
             Settings::save_discussion(&state.store, &rules).await?;

@@ -399,6 +399,7 @@ async fn update_post(
         state.store.set_thoughts_open(id, open).await?;
     }
     state.content_changed().await;
+    super::after_edit(&state, id).await?;
     let p = state.store.post_by_id(id).await?;
     Ok(Json(post_json(&state, &p).await?))
 }
@@ -415,7 +416,6 @@ async fn delete_post(
     let id = parse_id(&id)?;
     let cur = state.store.post_by_id(id).await?;
     may_edit(&user, role, &cur)?;
-    state.store.delete_post(id).await?;
-    state.content_changed().await;
+    super::delete_post_and_tell(&state, &cur).await?;
     Ok(StatusCode::NO_CONTENT)
 }

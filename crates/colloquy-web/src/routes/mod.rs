@@ -7,6 +7,7 @@ mod api;
 mod api_thoughts;
 mod feeds;
 mod following;
+mod linkbacks;
 mod media;
 mod public;
 mod thoughts;
@@ -22,6 +23,10 @@ use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
 
 pub(crate) use admin::RESERVED_PAGE_SLUGS;
+pub(crate) use linkbacks::{
+    after_edit, content_version, delete_post_and_tell, queue_send, send_linkbacks,
+    verify_webmention, JOB_SEND_LINKBACKS, JOB_VERIFY_WEBMENTION,
+};
 
 /// The longest a handler may take before the request is answered 408.
 pub const HANDLER_DEADLINE: Duration = Duration::from_secs(30);
@@ -47,6 +52,7 @@ pub fn router(state: SharedState) -> Router {
                 .merge(admin_thoughts::routes())
                 .merge(admin_mail::routes())
                 .merge(following::routes())
+                .merge(linkbacks::routes())
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
                     HANDLER_DEADLINE,

@@ -271,6 +271,28 @@ async fn frame(state: &AppState, meta: Meta) -> Result<Frame, WebError> {
     })
 }
 
+/// A post that was deleted answers 410 Gone (so linkback receivers remove their mention).
+async fn gone_or(
+    state: &AppState,
+    path: &str,
+    r: Result<Rendered, WebError>,
+) -> Result<Rendered, WebError> {
+    match r {
+        Err(WebError::NotFound) if state.store.gone(path).await.unwrap_or(false) => {
+            Ok(Rendered::new(
+                StatusCode::GONE,
+                "text/html; charset=utf-8",
+                crate::render::error_page(
+                    "Gone",
+                    "This post was deleted by its publication. It will not come back.",
+                ),
+                colloquy_store::now(),
+            ))
+        }
+        other => other,
+    }
+}
+
 /// The frame of a small page (a form, a message) that is never cached.
 pub(crate) async fn simple_frame(state: &AppState, title: &str) -> Result<Frame, WebError> {
     let settings = state.settings();
@@ -345,9 +367,21 @@ async fn render_route(
     let base = &state.config.base_url;
     match route {
         Route::Post { y, m, d, slug } => {
-            return post_page(state, "post", slug, Some((*y, *m, *d)), None).await
+            return gone_or(
+                state,
+                uri.path(),
+                post_page(state, "post", slug, Some((*y, *m, *d)), None).await,
+            )
+            .await
         }
-        Route::Page(slug) => return post_page(state, "page", slug, None, None).await,
+        Route::Page(slug) => {
+            return gone_or(
+                state,
+                uri.path(),
+                post_page(state, "page", slug, None, None).await,
+            )
+            .await
+        }
         Route::PostThoughtsFeed { y, m, d, slug } => {
             return feeds::post_thoughts(state, slug, (*y, *m, *d)).await
         }
@@ -645,11 +679,20 @@ async fn post_page(
     )?;
     // Thoughts and likes change the page without touching the post, so the page is as new
     // as its render (a change drops the cached render).
+    let base = &state.config.base_url;
     Ok(Rendered::new(
         StatusCode::OK,
         "text/html; charset=utf-8",
         html,
         now.max(p.updated_at),
+    )
+    .with_header(
+        header::LINK,
+        &format!("<{base}/webmention>; rel=\"webmention\""),
+    )
+    .with_header(
+        header::HeaderName::from_static("x-pingback"),
+        &format!("{base}/xmlrpc.php"),
     )
     .with_scope(crate::cache::Scope::Post(p.id)))
 }

@@ -77,6 +77,19 @@ pub async fn fresh_db(backend: Backend) -> Option<Db> {
     }
 }
 
+/// A free port below Linux's ephemeral range (32768–60999). For a server started *after*
+/// clients began connecting to its port: a client connecting to a port in the ephemeral
+/// range can be given that very port as its own, connect to itself, and hold it.
+pub fn free_low_port() -> u16 {
+    use rand::Rng;
+    loop {
+        let p: u16 = rand::thread_rng().gen_range(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
