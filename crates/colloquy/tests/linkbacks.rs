@@ -326,8 +326,27 @@ async fn bad_webmentions_are_refused_and_nothing_is_stored(backend: Backend) {
     .await
     .unwrap();
     assert_eq!(r.status(), 202);
-    // The source is public and unreachable from here: the guard refuses nothing it should
-    // not, and the verification fails without storing anything.
+    // The source is public and unreachable from here: the verification fails (and will be
+    // retried) without storing anything.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert!(pending(&node, &token).await.is_empty());
+    // A flood from one host fills neither the database nor the job queue.
+    let mut refused = 0;
+    for i in 0..30 {
+        let r = send(
+            format!(
+                "source={}&target={}",
+                enc(&format!("https://example.org/flood/{i}")),
+                enc(&post)
+            ),
+            form,
+        )
+        .await
+        .unwrap();
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            refused += 1;
+        }
+    }
+    assert!(refused >= 10, "only {refused} of 30 refused");
 }

@@ -37,6 +37,8 @@ pub const JOB_SEND_LINKBACKS: &str = "send_linkbacks";
 
 /// Most linkbacks one host may leave in an hour (a flood cannot fill the database).
 const PER_HOST_PER_HOUR: i64 = 60;
+/// Most verifications of one host's Webmentions that may wait in the queue at once.
+const PER_HOST_WAITING: i64 = 20;
 
 /// The published post (or page) an address of this site names, if any.
 async fn our_post(state: &AppState, target: &url::Url) -> Result<Option<PostRow>, WebError> {
@@ -159,6 +161,17 @@ async fn receive_webmention(
         Ok(n) if n >= PER_HOST_PER_HOUR => {
             return WebError::TooManyRequests(3600).into_response();
         }
+        Ok(_) => {}
+        Err(e) => return WebError::from(e).into_response(),
+    }
+    // Verifications waiting for this host count too: a flood cannot fill the job queue.
+    let origin = format!("\"source\":\"{}://{host}", src.scheme());
+    match state
+        .store
+        .waiting_jobs_with(JOB_VERIFY_WEBMENTION, &origin)
+        .await
+    {
+        Ok(n) if n >= PER_HOST_WAITING => return WebError::TooManyRequests(60).into_response(),
         Ok(_) => {}
         Err(e) => return WebError::from(e).into_response(),
     }
