@@ -19,6 +19,10 @@ fn sanitiser() -> &'static ammonia::Builder<'static> {
         let mut b = ammonia::Builder::default();
         b.add_tags(["figure", "figcaption", "input"])
             .add_tag_attributes("div", ["id", "class"])
+            // Microformats classes (a reblog's `h-cite u-repost-of`, `u-url p-name`).
+            .add_tag_attributes("blockquote", ["class"])
+            .add_tag_attributes("a", ["class"])
+            .add_tag_attributes("p", ["class"])
             .add_tag_attributes("sup", ["class"])
             .add_tag_attributes("span", ["class"])
             .add_tag_attributes("code", ["class"])

@@ -12,6 +12,7 @@ both_backends!(
     a_link_from_one_site_shows_under_the_post_on_the_other,
     pingback_answers_with_the_right_faults,
     bad_webmentions_are_refused_and_nothing_is_stored,
+    a_reblog_with_comment_shows_on_the_original,
 );
 
 const LINKS: &[(&str, &str)] = &[("COLLOQUY_FETCH_ALLOW_PRIVATE", "1")];
@@ -349,4 +350,93 @@ async fn bad_webmentions_are_refused_and_nothing_is_stored(backend: Backend) {
         }
     }
     assert!(refused >= 10, "only {refused} of 30 refused");
+}
+
+async fn a_reblog_with_comment_shows_on_the_original(backend: Backend) {
+    let Some(db_a) = fresh_db(backend).await else {
+        return;
+    };
+    let db_b = fresh_db(backend).await.unwrap();
+    let a = Node::start(&db_a, LINKS).await;
+    let b = Node::start(&db_b, LINKS).await;
+    let _admin_a = api_user(&db_a, "admin@a.example", "admin");
+    let tb = api_user(&db_b, "b@example.org", "editor");
+    let (_, original) = publish(
+        &b,
+        &tb,
+        "Debate Summary",
+        "What we heard in the debate about caseloads.",
+    )
+    .await;
+    // The reader on B's post names their own site and is sent to its editor.
+    let html = b.text(original.trim_start_matches(&b.base)).await.1;
+    let post_id = support::form_value(&html, "post");
+    let r = b
+        .get(&format!(
+            "/reblog?post={post_id}&site={}",
+            percent_encoding::utf8_percent_encode(&a.base, percent_encoding::NON_ALPHANUMERIC)
+        ))
+        .await;
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        to.starts_with(&format!("{}/admin/reblog?url=", a.base)),
+        "{to}"
+    );
+    let csrf = support::sign_in(&a, "admin@a.example", "a long enough password").await;
+    let (s, editor) = a.text(to.trim_start_matches(&a.base)).await;
+    assert_eq!(s, 200, "{editor}");
+    assert!(
+        editor.contains("Reblog: Debate Summary") && editor.contains("u-repost-of"),
+        "{editor}"
+    );
+    let body = support::textarea(&editor, "body_markdown")
+        .replace("Your comment here.", "A fair summary; read it.");
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .text("kind", "post")
+        .text("title", "Reblog: Debate Summary")
+        .text("slug", "")
+        .text("body_markdown", body)
+        .text("tags", "")
+        .text("categories", "")
+        .text("status", "published")
+        .text("publish_at", "");
+    let r = a
+        .client
+        .post(a.url("/admin/posts/new"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap_or_default());
+    assert!(
+        eventually(20, || async {
+            pending(&b, &tb).await.iter().any(|t| t["kind"] == "reblog")
+        })
+        .await,
+        "the reblog reaches the original as a reblog"
+    );
+    let id = pending(&b, &tb)
+        .await
+        .into_iter()
+        .find(|t| t["kind"] == "reblog")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let r = b
+        .client
+        .post(b.url(&format!("/api/v1/thoughts/{id}/approve")))
+        .bearer_auth(&tb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = b.text(original.trim_start_matches(&b.base)).await.1;
+    assert!(
+        page.contains("Reblogged this on")
+            && page.contains("and commented:")
+            && page.contains("A fair summary"),
+        "{page}"
+    );
 }

@@ -65,6 +65,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/admin/users/{id}", get(user_form).post(save_user))
         .route("/admin/settings", get(settings_form).post(save_settings))
         .route("/admin/jobs", get(jobs_page))
+        .route("/admin/reblog", get(super::linkbacks::reblog_draft))
 }
 
 /// Renders an admin template with what every admin page needs.
@@ -481,6 +482,28 @@ async fn new_post_form(
         EditorValues {
             kind: kind.as_str().into(),
             status: "draft".into(),
+            ..Default::default()
+        },
+        None,
+        StatusCode::OK,
+    )
+}
+
+/// The editor with a new draft already written (a reblog of another page).
+pub(crate) fn prefilled_editor(
+    state: &AppState,
+    me: &CurrentUser,
+    title: String,
+    body_markdown: String,
+) -> Result<Response, WebError> {
+    editor(
+        state,
+        me,
+        EditorValues {
+            kind: "post".into(),
+            status: "draft".into(),
+            title,
+            body_markdown,
             ..Default::default()
         },
         None,

@@ -20,6 +20,7 @@ use colloquy_store::{NewLinkback, PostRow};
 pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/webmention", post(receive_webmention))
+        .route("/reblog", axum::routing::get(reblog_elsewhere))
         .route(
             "/xmlrpc.php",
             post(xmlrpc_endpoint).get(|| async {
@@ -458,22 +459,145 @@ async fn pingback(state: &AppState, source: &str, target: &str) -> Result<String
     ))
 }
 
-/// The external links of a post's Markdown (absolute http(s) links to other sites).
-pub fn external_links(state: &AppState, markdown: &str) -> Vec<String> {
-    use pulldown_cmark::{Event, Parser, Tag};
+#[derive(serde::Deserialize)]
+pub struct ReblogQuery {
+    post: Option<i64>,
+    site: Option<String>,
+    url: Option<String>,
+}
+
+/// The "Reblog" form under a post: sends the reader to their own Colloquy's editor.
+async fn reblog_elsewhere(
+    State(state): State<SharedState>,
+    axum::extract::Query(q): axum::extract::Query<ReblogQuery>,
+) -> Result<Response, WebError> {
+    let post = state
+        .store
+        .post_by_id(
+            q.post
+                .ok_or_else(|| WebError::BadRequest("which post?".into()))?,
+        )
+        .await?;
+    if post.status != "published" {
+        return Err(WebError::NotFound);
+    }
+    let site = q.site.unwrap_or_default();
+    let site = url::Url::parse(site.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .ok_or_else(|| {
+            WebError::Invalid(colloquy_core::Invalid::new(
+                "site",
+                "give the address of your own Colloquy site, such as https://my-site.example",
+            ))
+        })?;
+    let here = super::thoughts::post_url(&state, &post);
+    let enc = percent_encoding::utf8_percent_encode(&here, percent_encoding::NON_ALPHANUMERIC);
+    let to = format!(
+        "{}://{}{}/admin/reblog?url={enc}",
+        site.scheme(),
+        site.host_str().unwrap_or(""),
+        site.port().map(|p| format!(":{p}")).unwrap_or_default()
+    );
+    Ok(axum::response::Redirect::to(&to).into_response())
+}
+
+/// `/admin/reblog?url=…`: a draft that quotes another page (title, excerpt, author, link),
+/// marked up as a repost (`u-repost-of` with the quote in an `h-cite`), for the author to
+/// comment on above the quote. Works for any page on the web: fetched through the guard.
+pub async fn reblog_draft(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<ReblogQuery>,
+) -> Result<Response, WebError> {
+    let me = match super::admin::signed_in(&state, &headers).await {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    me.require(me.role.can_write())?;
+    let raw = q.url.unwrap_or_default();
+    let url = url::Url::parse(raw.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| {
+            WebError::BadRequest("give the http(s) address of the page to reblog".into())
+        })?;
+    let page = state
+        .fetcher
+        .get(url.as_str())
+        .await
+        .map_err(|e| WebError::BadRequest(format!("the page could not be fetched: {e}")))?;
+    if !(200..300).contains(&page.status) {
+        return Err(WebError::BadRequest(format!(
+            "the page answered {}",
+            page.status
+        )));
+    }
+    let body = String::from_utf8_lossy(&page.body).into_owned();
+    // Read the page as if it mentioned itself: that gives its title, author, text and site.
+    let m = mf2::read_mention(&url, &body, &url);
+    let title = m
+        .as_ref()
+        .and_then(|m| m.name.clone())
+        .unwrap_or_else(|| url.to_string());
+    let author = m
+        .as_ref()
+        .and_then(|m| m.author_name.clone())
+        .unwrap_or_default();
+    let site = m
+        .as_ref()
+        .and_then(|m| m.site_name.clone())
+        .unwrap_or_else(|| url.host_str().unwrap_or("").to_owned());
+    let excerpt: String = m
+        .as_ref()
+        .and_then(|m| m.content_text.clone())
+        .unwrap_or_default()
+        .chars()
+        .take(400)
+        .collect();
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let by = if author.is_empty() {
+        String::new()
+    } else {
+        format!(" by <span class=\"p-author\">{}</span>", esc(&author))
+    };
+    let markdown = format!(
+        "Your comment here.\n\n<blockquote class=\"h-cite u-repost-of\"><p><a class=\"u-url p-name\" href=\"{}\">{}</a>{by} on {}</p><p class=\"p-content\">{}</p></blockquote>\n",
+        esc(url.as_str()),
+        esc(&title),
+        esc(&site),
+        esc(&excerpt)
+    );
+    super::admin::prefilled_editor(&state, &me, format!("Reblog: {title}"), markdown)
+}
+
+/// The external links of a post: absolute http(s) `href`s of its sanitised HTML (our own
+/// output, so every attribute is double-quoted and entity-escaped) that point elsewhere.
+pub fn external_links(state: &AppState, body_html: &str) -> Vec<String> {
     let base = url::Url::parse(&state.config.base_url).ok();
     let mut out: Vec<String> = vec![];
-    for ev in Parser::new(markdown) {
-        if let Event::Start(Tag::Link { dest_url, .. }) = ev {
-            if let Ok(u) = url::Url::parse(&dest_url) {
-                let ours = base.as_ref().is_some_and(|b| {
-                    b.host_str() == u.host_str()
-                        && b.port_or_known_default() == u.port_or_known_default()
-                });
-                if matches!(u.scheme(), "http" | "https") && !ours && !out.contains(&u.to_string())
-                {
-                    out.push(u.to_string());
-                }
+    for chunk in body_html.split("href=\"").skip(1) {
+        let Some(raw) = chunk.split('"').next() else {
+            continue;
+        };
+        let href = raw
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&");
+        if let Ok(u) = url::Url::parse(&href) {
+            let ours = base.as_ref().is_some_and(|b| {
+                b.host_str() == u.host_str()
+                    && b.port_or_known_default() == u.port_or_known_default()
+            });
+            if matches!(u.scheme(), "http" | "https") && !ours && !out.contains(&u.to_string()) {
+                out.push(u.to_string());
             }
         }
         if out.len() >= 50 {
@@ -489,7 +613,7 @@ pub async fn delete_post_and_tell(state: &AppState, p: &PostRow) -> Result<(), W
     if p.status == "published" {
         let url = super::thoughts::post_url(state, p);
         let path = url.trim_start_matches(&state.config.base_url).to_owned();
-        let links = external_links(state, &p.body_markdown);
+        let links = external_links(state, &p.body_html);
         state.store.delete_post_leaving_gone(p.id, &path).await?;
         state.content_changed().await;
         if !links.is_empty() {
@@ -577,7 +701,7 @@ pub async fn send_linkbacks(state: &AppState, payload: &str) -> anyhow::Result<(
         Err(e) => return Err(e.into()),
     };
     let source = super::thoughts::post_url(state, &post);
-    for target in external_links(state, &post.body_markdown) {
+    for target in external_links(state, &post.body_html) {
         if !state.store.claim_send(post_id, &target, version).await? {
             continue;
         }

@@ -296,6 +296,23 @@ pub fn form_value(html: &str, name: &str) -> String {
         .to_owned()
 }
 
+/// The text of a page's `<textarea name=…>`, unescaped.
+pub fn textarea(html: &str, name: &str) -> String {
+    let key = format!("name=\"{name}\"");
+    let start = html
+        .find(&key)
+        .unwrap_or_else(|| panic!("no textarea {name}"));
+    let rest = &html[start..];
+    let open = rest.find('>').unwrap() + 1;
+    let close = rest.find("</textarea>").unwrap();
+    rest[open..close]
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
 /// Signs in through the login form (with its CSRF cookie); the node's client keeps the
 /// session cookie.
 pub async fn sign_in_any(node: &Node, email: &str, password: &str) {
