@@ -5,7 +5,7 @@
 # peak memory, and duplicates by Message-ID. Usage: bash bench/mail.sh (env: FOLLOWERS, KEEP=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FOLLOWERS=${FOLLOWERS:-10000}
+FOLLOWERS=${FOLLOWERS:-10000}  # a multiple of 50: the sink writes its count every 50 mails
 TARGET=${CARGO_TARGET_DIR:-target}
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 cargo build --release -p colloquy

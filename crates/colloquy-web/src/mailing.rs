@@ -90,7 +90,18 @@ fn letter(paragraphs: &[String], link: Option<(&str, &str)>, footer: &str) -> (S
 
 /// Turns a queued delivery into the mail to send, or None when it no longer applies (the
 /// follower left, the post is gone).
-async fn compose(state: &AppState, d: &Delivery) -> anyhow::Result<Option<Outgoing>> {
+/// What one round of the worker loads once for all its deliveries.
+#[derive(Default)]
+struct Prefetched {
+    posts: std::collections::HashMap<i64, colloquy_store::PostRow>,
+    subscribers: std::collections::HashMap<i64, String>,
+}
+
+async fn compose(
+    state: &AppState,
+    d: &Delivery,
+    pre: &Prefetched,
+) -> anyhow::Result<Option<Outgoing>> {
     let site = state.settings();
     let base = &state.config.base_url;
     let payload: serde_json::Value = if d.payload.is_empty() {
@@ -137,13 +148,10 @@ async fn compose(state: &AppState, d: &Delivery) -> anyhow::Result<Option<Outgoi
             let (Some(pid), Some(sid)) = (d.post_id, d.subscriber_id) else {
                 return Ok(None);
             };
-            let Ok(sub) = state.store.subscriber_by_id(sid).await else {
-                return Ok(None);
-            };
-            if sub.status != "confirmed" {
+            if pre.subscribers.get(&sid).map(String::as_str) != Some("confirmed") {
                 return Ok(None);
             }
-            let Ok(p) = state.store.post_by_id(pid).await else {
+            let Some(p) = pre.posts.get(&pid) else {
                 return Ok(None);
             };
             if p.status != "published" {
@@ -420,20 +428,44 @@ pub async fn run_once(state: &SharedState) -> anyhow::Result<usize> {
     }
     let batch = state.store.claim_mail(BATCH).await?;
     let n = batch.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    // Load once what many of these mails share: the posts announced and the followers'
+    // current status (someone may have left since the mail was queued).
+    let mut pre = Prefetched::default();
+    let mut post_ids: Vec<i64> = batch.iter().filter_map(|d| d.post_id).collect();
+    post_ids.sort_unstable();
+    post_ids.dedup();
+    for id in post_ids {
+        if let Ok(p) = state.store.post_by_id(id).await {
+            pre.posts.insert(id, p);
+        }
+    }
+    let sub_ids: Vec<i64> = batch.iter().filter_map(|d| d.subscriber_id).collect();
+    pre.subscribers = state.store.subscriber_statuses(&sub_ids).await?;
     use futures_util::stream::{self, StreamExt};
-    stream::iter(batch)
-        .for_each_concurrent(CONCURRENCY, |d| async move {
-            deliver(state, d).await;
-        })
+    let pre = &pre;
+    let sent: Vec<i64> = stream::iter(batch)
+        .map(|d| async move { deliver(state, d, pre).await })
+        .buffer_unordered(CONCURRENCY)
+        .filter_map(|id| async move { id })
+        .collect()
         .await;
+    // One write marks the round's mails: only a crash within this round can resend them
+    // (with the same Message-ID).
+    if let Err(e) = state.store.mails_sent(&sent).await {
+        tracing::error!(error = %e, "could not mark sent mails; their lease will expire and they will be sent again");
+    }
     Ok(n)
 }
 
-#[tracing::instrument(skip(state, d), fields(delivery.id = d.id, delivery.kind = %d.kind, attempt = d.attempts))]
-async fn deliver(state: &SharedState, d: Delivery) {
-    let outcome = match compose(state, &d).await {
+/// Sends one delivery; returns its id when it is done (sent, or nothing left to say).
+#[tracing::instrument(skip(state, d, pre), fields(delivery.id = d.id, delivery.kind = %d.kind, attempt = d.attempts))]
+async fn deliver(state: &SharedState, d: Delivery, pre: &Prefetched) -> Option<i64> {
+    let outcome = match compose(state, &d, pre).await {
         Ok(Some(mail)) => match state.mailer.send(&mail).await {
-            Ok(()) => state.store.mail_sent(d.id).await,
+            Ok(()) => return Some(d.id),
             Err(SendError::Permanent(e)) => {
                 tracing::warn!(error = %e, "the receiving server refused this address for good");
                 let r = state.store.mail_failed(&d, &e, true).await;
@@ -449,12 +481,13 @@ async fn deliver(state: &SharedState, d: Delivery) {
             }
         },
         // Nothing to say any more (the follower left, the post went): done.
-        Ok(None) => state.store.mail_sent(d.id).await,
+        Ok(None) => return Some(d.id),
         Err(e) => state.store.mail_failed(&d, &e.to_string(), true).await,
     };
     if let Err(e) = outcome {
         tracing::error!(error = %e, "could not record a delivery's outcome; its lease will expire and it will be tried again");
     }
+    None
 }
 
 /// How long the worker rests when nothing was due.
