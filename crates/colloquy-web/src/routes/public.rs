@@ -156,6 +156,14 @@ pub async fn dispatch(
             return Redirect::permanent(&format!("/search/?q={enc}")).into_response();
         }
     }
+    // The hot path: an anonymous reader and a page in the cache. Only canonical paths are
+    // ever cached, so a hit needs no parsing; a signed-in reader's post pages are theirs.
+    let signed_in = crate::auth::cookie(&headers, crate::auth::cookie_name(&state)).is_some();
+    if !signed_in {
+        if let Some(hit) = state.cache.get(path) {
+            return hit.respond(&headers, false);
+        }
+    }
     let (route, page) = match parse_path(path) {
         Ok(r) => r,
         Err(Ok(true)) => {
@@ -170,8 +178,7 @@ pub async fn dispatch(
     };
     // Signed-in readers see their own name in the reply form and their like: their post
     // pages are rendered for them and never cached.
-    let viewer = if matches!(route, Route::Post { .. } | Route::Page(_))
-        && crate::auth::cookie(&headers, crate::auth::cookie_name(&state)).is_some()
+    let viewer = if matches!(route, Route::Post { .. } | Route::Page(_)) && signed_in
     {
         crate::auth::current_user(&state, &headers).await
     } else {
