@@ -178,8 +178,7 @@ pub async fn dispatch(
     };
     // Signed-in readers see their own name in the reply form and their like: their post
     // pages are rendered for them and never cached.
-    let viewer = if matches!(route, Route::Post { .. } | Route::Page(_)) && signed_in
-    {
+    let viewer = if matches!(route, Route::Post { .. } | Route::Page(_)) && signed_in {
         crate::auth::current_user(&state, &headers).await
     } else {
         None
