@@ -94,6 +94,15 @@ async fn a_link_from_one_site_shows_under_the_post_on_the_other(backend: Backend
         page.contains("A response") && page.contains(&a_url),
         "the linkback shows under the post"
     );
+    // A's editor shows what became of the link.
+    support::sign_in(&a, "a@example.org", "a long enough password").await;
+    let editor = a.text(&format!("/admin/posts/{a_id}/edit")).await.1;
+    assert!(
+        editor.contains(&format!(
+            "<td>{original}</td><td>sent</td><td>webmention accepted (202)</td>"
+        )),
+        "{editor}"
+    );
 
     // The edit on A updates the mention on B.
     let r = a

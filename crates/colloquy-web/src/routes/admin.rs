@@ -449,6 +449,8 @@ struct EditorValues {
     publish_at_local: String,
     featured_image: Option<String>,
     url: Option<String>,
+    /// What became of the Webmentions and Pingbacks sent for this post's links.
+    linkbacks: Vec<colloquy_store::LinkbackSend>,
 }
 
 fn editor(
@@ -549,6 +551,7 @@ async fn edit_post_form(
             .unwrap_or_default(),
         featured_image: p.featured_image.clone(),
         url: (p.status == "published").then(|| post_path(&p.kind, &p.slug, p.publish_at, &tz)),
+        linkbacks: state.store.sends_of(p.id).await?,
     };
     editor(&state, &me, v, None, StatusCode::OK)
 }
@@ -677,6 +680,7 @@ async fn save_from_form(
         publish_at_local: get("publish_at"),
         featured_image: existing.as_ref().and_then(|p| p.featured_image.clone()),
         url: None,
+        linkbacks: vec![],
     };
     let featured = match file {
         Some(data) => match media::save_image(state, &data).await {

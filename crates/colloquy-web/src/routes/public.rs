@@ -189,7 +189,13 @@ pub async fn dispatch(
             Route::Page(slug) => (slug, None, "page"),
             _ => unreachable!("checked above"),
         };
-        return match post_page(&state, kind, slug, date, Some(me)).await {
+        return match gone_or(
+            &state,
+            path,
+            post_page(&state, kind, slug, date, Some(me)).await,
+        )
+        .await
+        {
             Ok(r) => {
                 let mut res = r.respond(&headers, true);
                 res.headers_mut().insert(
