@@ -144,15 +144,11 @@ impl Store {
     /// Jobs of `kind` still waiting whose payload contains `needle` (e.g. one source host's
     /// linkbacks), so one sender cannot fill the queue.
     pub async fn waiting_jobs_with(&self, kind: &str, needle: &str) -> Result<i64> {
-        let esc = needle
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
         Ok(sqlx::query(
             "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND status IN ('queued', 'running') AND payload LIKE $2 ESCAPE '\\'",
         )
         .bind(kind)
-        .bind(format!("%{esc}%"))
+        .bind(crate::like_containing(needle))
         .fetch_one(&self.pool)
         .await?
         .get(0))

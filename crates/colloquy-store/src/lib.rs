@@ -315,6 +315,15 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     }
 }
 
+/// A `LIKE … ESCAPE '\'` pattern matching any text that contains `s` literally.
+pub(crate) fn like_containing(s: &str) -> String {
+    let esc = s
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{esc}%")
+}
+
 pub(crate) fn opt_str(r: &AnyRow, col: &str) -> Option<String> {
     r.try_get::<Option<String>, _>(col).ok().flatten()
 }

@@ -273,15 +273,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<SubscriberRow>, i64)> {
-        let pattern = search.map(|s| {
-            format!(
-                "%{}%",
-                s.to_lowercase()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            )
-        });
+        let pattern = search.map(|s| crate::like_containing(&s.to_lowercase()));
         let cond = if pattern.is_some() {
             "WHERE email LIKE $1 ESCAPE '\\'"
         } else {

@@ -280,13 +280,10 @@ impl Store {
             cond.push_str(&format!(" AND t.post_id = ${n}"));
             n += 1;
         }
-        let pattern = q.search.as_ref().map(|s| {
-            let esc = s
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{}%", esc.to_lowercase())
-        });
+        let pattern = q
+            .search
+            .as_ref()
+            .map(|s| crate::like_containing(&s.to_lowercase()));
         if pattern.is_some() {
             cond.push_str(&format!(
                 " AND (LOWER(t.author_name) LIKE ${n} ESCAPE '\\' OR LOWER(t.author_email) LIKE ${n} ESCAPE '\\' OR LOWER(t.body_markdown) LIKE ${n} ESCAPE '\\')"

@@ -109,6 +109,15 @@ pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Option<Curre
     })
 }
 
+/// A keyed signature (HMAC-SHA-256, 128 bits in hex) of `msg` with the site secret: for
+/// links and form stamps that must work without a session and cannot be forged.
+pub fn sign(secret: &str, msg: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(msg.as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
 /// Constant-time comparison for tokens.
 pub fn same_token(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());

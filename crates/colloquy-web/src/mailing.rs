@@ -5,11 +5,10 @@
 //! unsubscribe link) and hands it to the [`colloquy_mail::Mailer`]. Links in mails are signed
 //! with the site secret, so they work without a session and cannot be forged.
 
+use crate::render::escape_html as html_escape;
 use crate::{AppState, SharedState};
 use colloquy_mail::{Outgoing, SendError};
 use colloquy_store::{Delivery, NewDelivery};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use std::time::Duration;
 
 /// Deliveries claimed per round, and sent at the same time.
@@ -17,10 +16,7 @@ const BATCH: i64 = 64;
 const CONCURRENCY: usize = 32;
 
 pub fn sign(state: &AppState, msg: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(state.settings().secret.as_bytes()).expect("any key");
-    mac.update(msg.as_bytes());
-    hex::encode(&mac.finalize().into_bytes()[..16])
+    crate::auth::sign(&state.settings().secret, msg)
 }
 
 pub fn check(state: &AppState, msg: &str, sig: &str) -> bool {
@@ -51,13 +47,6 @@ pub fn unwatch_url(state: &AppState, watcher_id: i64) -> String {
         state.config.base_url,
         sign(state, &format!("unwatch|{watcher_id}"))
     )
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// A mail made of paragraphs and one call to action, as text and as simple HTML.

@@ -66,24 +66,28 @@ fn env() -> &'static Environment<'static> {
         });
         // RSS readers treat an item's <description> as HTML: plain text must be escaped as
         // HTML first, then (by the template) as XML.
-        env.add_filter("text_as_html", |s: String| -> String {
-            let mut out = String::with_capacity(s.len());
-            for c in s.chars() {
-                match c {
-                    '&' => out.push_str("&amp;"),
-                    '<' => out.push_str("&lt;"),
-                    '>' => out.push_str("&gt;"),
-                    '"' => out.push_str("&quot;"),
-                    c => out.push(c),
-                }
-            }
-            out
-        });
+        env.add_filter("text_as_html", |s: String| -> String { escape_html(&s) });
         env.add_global("css", crate::assets::css_url());
         env.add_global("admin_js", crate::assets::admin_js_url());
         env.add_global("time_js", crate::assets::time_js_url());
         env
     })
+}
+
+/// Plain text made safe inside HTML text and double-quoted attributes (for HTML built
+/// outside templates: mails, drafts, feed descriptions).
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn escape_into(out: &mut minijinja::Output, s: &str) -> Result<(), minijinja::Error> {

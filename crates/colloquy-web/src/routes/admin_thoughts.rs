@@ -116,15 +116,10 @@ async fn queue(
 
 /// Reads `ids=1&ids=2&action=approve&csrf=…` (a form with many checkboxes).
 fn parse_bulk(body: &[u8]) -> (Vec<i64>, String, String, String) {
-    let text = String::from_utf8_lossy(body);
     let (mut ids, mut action, mut csrf, mut back) =
         (vec![], String::new(), String::new(), String::new());
-    for pair in text.split('&') {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_encoding::percent_decode_str(&v.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned();
-        match k {
+    for (k, v) in super::linkbacks::form_fields(body) {
+        match k.as_str() {
             "ids" => {
                 if let Ok(id) = v.parse() {
                     ids.push(id)
@@ -240,10 +235,7 @@ async fn edit_save(
             )
         }
     };
-    let hash = hex::encode(sha2::Digest::finalize(sha2::Digest::chain_update(
-        <sha2::Sha256 as sha2::Digest>::new(),
-        body.as_str().as_bytes(),
-    )));
+    let hash = super::thoughts::body_hash(body.as_str());
     state
         .store
         .edit_thought(

@@ -227,7 +227,8 @@ async fn unsubscribe(
     Query(q): Query<UnsubQuery>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let q = merge_form(q, &body);
+    let (s_id, t) = signed_id(q.s, q.t, &body, "s");
+    let q = UnsubQuery { s: s_id, t };
     let s = verified_subscriber(&state, &q)?;
     state.store.unsubscribe(s).await?;
     page(
@@ -242,18 +243,20 @@ async fn unsubscribe(
     )
 }
 
-/// The signed id may come in the query (the `List-Unsubscribe` URL) or in the form body.
-fn merge_form(q: UnsubQuery, body: &[u8]) -> UnsubQuery {
-    let mut q = q;
-    for pair in String::from_utf8_lossy(body).split('&') {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match k {
-            "s" if q.s.is_none() => q.s = v.parse().ok(),
-            "t" if q.t.is_none() => q.t = Some(v.to_owned()),
-            _ => {}
-        }
-    }
-    q
+/// The signed id and its signature: from the query (the `List-Unsubscribe` URL) or, when
+/// absent there, from the form body (the page's button).
+fn signed_id(
+    id: Option<i64>,
+    t: Option<String>,
+    body: &[u8],
+    id_name: &str,
+) -> (Option<i64>, Option<String>) {
+    let fields = super::linkbacks::form_fields(body);
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    (
+        id.or_else(|| get(id_name).and_then(|v| v.parse().ok())),
+        t.or_else(|| get("t")),
+    )
 }
 
 fn verified_manager(state: &AppState, s: Option<i64>, t: Option<&str>) -> Result<i64, WebError> {
@@ -416,16 +419,8 @@ async fn unwatch(
     Query(q): Query<UnwatchQuery>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let mut q = q;
-    for pair in String::from_utf8_lossy(&body).split('&') {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match k {
-            "w" if q.w.is_none() => q.w = v.parse().ok(),
-            "t" if q.t.is_none() => q.t = Some(v.to_owned()),
-            _ => {}
-        }
-    }
-    let w = verified_watcher(&state, &q)?;
+    let (w, t) = signed_id(q.w, q.t, &body, "w");
+    let w = verified_watcher(&state, &UnwatchQuery { w, t })?;
     state.store.stop_watching(w).await?;
     page(
         &state,

@@ -74,7 +74,9 @@ async fn our_post(state: &AppState, target: &url::Url) -> Result<Option<PostRow>
     }
 }
 
-fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+/// The name/value pairs of an `application/x-www-form-urlencoded` body, decoded, in order
+/// (repeated names kept, as a form of checkboxes sends them).
+pub(crate) fn form_fields(body: &[u8]) -> Vec<(String, String)> {
     String::from_utf8_lossy(body)
         .split('&')
         .filter(|p| !p.is_empty())
@@ -555,12 +557,7 @@ pub async fn reblog_draft(
         .chars()
         .take(400)
         .collect();
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
+    let esc = crate::render::escape_html;
     let by = if author.is_empty() {
         String::new()
     } else {

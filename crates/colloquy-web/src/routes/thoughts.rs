@@ -22,7 +22,6 @@ use colloquy_core::thought::{
 };
 use colloquy_core::{markdown, spam, Role};
 use colloquy_store::{NewThought, PostRow, ThoughtRow, UserRow};
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -91,7 +90,7 @@ pub struct Accepted {
     pub url: String,
 }
 
-fn body_hash(body: &str) -> String {
+pub(crate) fn body_hash(body: &str) -> String {
     let normal: String = body
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -264,13 +263,7 @@ pub fn post_url(state: &AppState, p: &PostRow) -> String {
 
 // ---- the form's signed timestamp ----------------------------------------------------
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn sign(secret: &str, msg: &str) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(msg.as_bytes());
-    hex::encode(&mac.finalize().into_bytes()[..16])
-}
+use crate::auth::sign;
 
 /// A token saying "this form was handed out for post P at time T".
 pub fn form_stamp(state: &AppState, post_id: i64) -> String {
