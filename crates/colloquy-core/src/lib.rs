@@ -6,6 +6,7 @@
 
 pub mod avatar;
 pub mod confidentiality;
+pub mod debate;
 pub mod markdown;
 pub mod paging;
 pub mod post;

@@ -5,6 +5,7 @@
 //! search, row locking for the job queue, schema) branch on [`Backend`].
 //! Times are Unix seconds (UTC) in `BIGINT` columns so both backends agree on them.
 
+mod debates;
 mod jobs;
 mod linkbacks;
 mod mail;
@@ -13,6 +14,10 @@ mod posts;
 mod thoughts;
 mod users;
 
+pub use debates::{
+    DebateEvent, DebateFigures, DebatePatch, DebateRow, MessageRow, NewDebate, NewMessage, Refusal,
+    Registered, RegistrationRow, DEBATE_CHANNEL,
+};
 pub use jobs::{Job, JobStats};
 pub use linkbacks::{LinkbackSend, NewLinkback};
 pub use mail::{
@@ -57,6 +62,8 @@ pub struct Store {
     backend: Backend,
     /// Seconds a node's claim on a mail delivery lasts before another node may take it over.
     mail_lease: i64,
+    /// The connection URL, for the PostgreSQL `LISTEN` connection (debate events).
+    url: std::sync::Arc<str>,
 }
 
 pub fn now() -> i64 {
@@ -112,6 +119,7 @@ impl Store {
             pool,
             backend,
             mail_lease: 120,
+            url: url.as_str().into(),
         };
         store.migrate().await?;
         Ok(store)

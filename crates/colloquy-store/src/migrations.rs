@@ -494,4 +494,220 @@ CREATE TABLE gone_posts (
 );
 "#,
     },
+    Migration {
+        version: 5,
+        name: "live debates: rooms, the event log, messages, registrations",
+        sqlite: r#"
+CREATE TABLE debates (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+  slug TEXT NOT NULL UNIQUE,
+  title TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  starts_at INTEGER NOT NULL,
+  duration_minutes INTEGER NOT NULL,
+  zones TEXT NOT NULL,
+  host_id INTEGER NOT NULL REFERENCES users(id),
+  state TEXT NOT NULL DEFAULT 'scheduled',
+  opened_at INTEGER,
+  ended_at INTEGER,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  questions INTEGER NOT NULL DEFAULT 0,
+  calendar_sequence INTEGER NOT NULL DEFAULT 0,
+  locked INTEGER NOT NULL DEFAULT 0,
+  slow_seconds INTEGER NOT NULL DEFAULT 0,
+  pinned_id INTEGER,
+  peak_readers INTEGER NOT NULL DEFAULT 0,
+  prepared_questions TEXT NOT NULL DEFAULT '',
+  summary_post_id INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX debates_state ON debates(state, starts_at);
+CREATE INDEX debates_post ON debates(post_id);
+CREATE TABLE debate_moderators (
+  debate_id INTEGER NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  PRIMARY KEY (debate_id, user_id)
+);
+CREATE TABLE debate_events (
+  debate_id INTEGER NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  message_id INTEGER,
+  data TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (debate_id, seq)
+);
+CREATE TABLE debate_messages (
+  debate_id INTEGER NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  id INTEGER NOT NULL,
+  user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  author_name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  question INTEGER,
+  reply_to INTEGER,
+  body TEXT NOT NULL,
+  body_html TEXT NOT NULL,
+  hidden INTEGER NOT NULL DEFAULT 0,
+  reactions INTEGER NOT NULL DEFAULT 0,
+  edited_at INTEGER,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (debate_id, id)
+);
+CREATE TABLE debate_reactions (
+  debate_id INTEGER NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  message_id INTEGER NOT NULL,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  reaction TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (debate_id, message_id, user_id, reaction)
+);
+CREATE TABLE debate_participants (
+  debate_id INTEGER NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  muted INTEGER NOT NULL DEFAULT 0,
+  messages INTEGER NOT NULL DEFAULT 0,
+  last_post_at INTEGER,
+  PRIMARY KEY (debate_id, user_id)
+);
+CREATE TABLE debate_bans (
+  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  reason TEXT NOT NULL DEFAULT '',
+  banned_by INTEGER,
+  at INTEGER NOT NULL
+);
+CREATE TABLE conduct_acceptances (
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  version TEXT NOT NULL,
+  accepted_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, version)
+);
+CREATE TABLE debate_registrations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  debate_id INTEGER NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+  email TEXT NOT NULL,
+  name TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  token_hash TEXT,
+  created_at INTEGER NOT NULL,
+  confirmed_at INTEGER,
+  UNIQUE (debate_id, email)
+);
+CREATE TABLE debate_presence (
+  node TEXT NOT NULL,
+  debate_id INTEGER NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  readers INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (node, debate_id)
+);
+"#,
+        postgres: r#"
+CREATE TABLE debates (
+  id BIGSERIAL PRIMARY KEY,
+  post_id BIGINT NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+  slug TEXT NOT NULL UNIQUE,
+  title TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  starts_at BIGINT NOT NULL,
+  duration_minutes BIGINT NOT NULL,
+  zones TEXT NOT NULL,
+  host_id BIGINT NOT NULL REFERENCES users(id),
+  state TEXT NOT NULL DEFAULT 'scheduled',
+  opened_at BIGINT,
+  ended_at BIGINT,
+  last_seq BIGINT NOT NULL DEFAULT 0,
+  questions BIGINT NOT NULL DEFAULT 0,
+  calendar_sequence BIGINT NOT NULL DEFAULT 0,
+  locked BIGINT NOT NULL DEFAULT 0,
+  slow_seconds BIGINT NOT NULL DEFAULT 0,
+  pinned_id BIGINT,
+  peak_readers BIGINT NOT NULL DEFAULT 0,
+  prepared_questions TEXT NOT NULL DEFAULT '',
+  summary_post_id BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX debates_state ON debates(state, starts_at);
+CREATE INDEX debates_post ON debates(post_id);
+CREATE TABLE debate_moderators (
+  debate_id BIGINT NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  PRIMARY KEY (debate_id, user_id)
+);
+CREATE TABLE debate_events (
+  debate_id BIGINT NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  seq BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  message_id BIGINT,
+  data TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (debate_id, seq)
+);
+CREATE TABLE debate_messages (
+  debate_id BIGINT NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  id BIGINT NOT NULL,
+  user_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+  author_name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  question BIGINT,
+  reply_to BIGINT,
+  body TEXT NOT NULL,
+  body_html TEXT NOT NULL,
+  hidden BIGINT NOT NULL DEFAULT 0,
+  reactions BIGINT NOT NULL DEFAULT 0,
+  edited_at BIGINT,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (debate_id, id)
+);
+CREATE TABLE debate_reactions (
+  debate_id BIGINT NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  message_id BIGINT NOT NULL,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  reaction TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (debate_id, message_id, user_id, reaction)
+);
+CREATE TABLE debate_participants (
+  debate_id BIGINT NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  muted BIGINT NOT NULL DEFAULT 0,
+  messages BIGINT NOT NULL DEFAULT 0,
+  last_post_at BIGINT,
+  PRIMARY KEY (debate_id, user_id)
+);
+CREATE TABLE debate_bans (
+  user_id BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  reason TEXT NOT NULL DEFAULT '',
+  banned_by BIGINT,
+  at BIGINT NOT NULL
+);
+CREATE TABLE conduct_acceptances (
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  version TEXT NOT NULL,
+  accepted_at BIGINT NOT NULL,
+  PRIMARY KEY (user_id, version)
+);
+CREATE TABLE debate_registrations (
+  id BIGSERIAL PRIMARY KEY,
+  debate_id BIGINT NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  user_id BIGINT REFERENCES users(id) ON DELETE CASCADE,
+  email TEXT NOT NULL,
+  name TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  token_hash TEXT,
+  created_at BIGINT NOT NULL,
+  confirmed_at BIGINT,
+  UNIQUE (debate_id, email)
+);
+CREATE TABLE debate_presence (
+  node TEXT NOT NULL,
+  debate_id BIGINT NOT NULL REFERENCES debates(id) ON DELETE CASCADE,
+  readers BIGINT NOT NULL,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (node, debate_id)
+);
+"#,
+    },
 ];

@@ -39,6 +39,12 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../static/thoughts.js"),
     },
+    Asset {
+        stem: "debate",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../static/debate.js"),
+    },
 ];
 
 fn names() -> &'static Vec<String> {
@@ -69,6 +75,10 @@ pub fn time_js_url() -> String {
 }
 pub fn thoughts_js_url() -> String {
     url_of(3)
+}
+
+pub fn debate_js_url() -> String {
+    url_of(4)
 }
 
 pub async fn serve(Path(name): Path<String>) -> Response {

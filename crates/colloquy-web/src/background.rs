@@ -37,6 +37,8 @@ pub fn spawn_workers(state: SharedState, stop: watch::Receiver<bool>) -> Vec<Joi
         })
     };
     let stop_mail = stop.clone();
+    let stop_rooms = stop.clone();
+    let stop_listen = stop.clone();
     let worker = {
         let state = state.clone();
         let mut stop = stop;
@@ -108,7 +110,31 @@ pub fn spawn_workers(state: SharedState, stop: watch::Receiver<bool>) -> Vec<Joi
             }
         })
     };
-    vec![watcher, worker, mail]
+    let rooms = {
+        let state = state.clone();
+        let mut stop = stop_rooms;
+        tokio::spawn(async move {
+            let mut round: u64 = 0;
+            loop {
+                // Every second: rooms against the store. Every fifth: readers reported, the
+                // timers (open, close, summaries, reminders).
+                let report = round.is_multiple_of(5);
+                crate::live::check_rooms(&state, report).await;
+                if report {
+                    if let Err(e) = crate::live::tick(&state).await {
+                        tracing::warn!(error = %e, "the debate timer could not run; it will try again");
+                    }
+                }
+                round += 1;
+                tokio::select! {
+                    _ = tokio::time::sleep(crate::live::CHECK_EVERY) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        })
+    };
+    let listener = tokio::spawn(crate::live::listen(state.clone(), stop_listen));
+    vec![watcher, worker, mail, rooms, listener]
 }
 
 #[tracing::instrument(skip(state, job), fields(job.id = job.id, job.kind = %job.kind, job.attempt = job.attempts))]

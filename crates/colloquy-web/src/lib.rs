@@ -8,6 +8,7 @@ mod auth;
 mod background;
 mod cache;
 mod error;
+mod live;
 mod mailing;
 mod metrics;
 mod render;
@@ -49,6 +50,8 @@ pub struct AppState {
     nav: cache::Memo<(), Arc<Vec<render::Link>>>,
     authors: cache::Memo<i64, Arc<colloquy_store::UserRow>>,
     last_change: cache::Memo<(), i64>,
+    /// Every debate, for the announcements on post pages.
+    debates: cache::Memo<(), Arc<Vec<colloquy_store::DebateRow>>>,
     templates: render::Templates,
     /// Where mail goes: an SMTP server, or the outbox folder.
     pub mailer: Arc<colloquy_mail::Mailer>,
@@ -62,6 +65,8 @@ pub struct AppState {
     pending_thoughts: AtomicI64,
     /// Recent post creations per user, for the posting rate limit (per node).
     recent_posts: std::sync::Mutex<std::collections::HashMap<i64, Vec<i64>>>,
+    /// This node's debate rooms and their readers.
+    live: live::Live,
 }
 
 /// At most this many new posts or pages per user in `POST_WINDOW` seconds, on each node.
@@ -85,6 +90,7 @@ impl AppState {
             nav: cache::Memo::new(),
             authors: cache::Memo::new(),
             last_change: cache::Memo::new(),
+            debates: cache::Memo::new(),
             templates: render::Templates::new()?,
             mailer: Arc::new(mailer),
             fetcher: colloquy_federation::Fetcher::new(colloquy_federation::FetchConfig {
@@ -99,6 +105,7 @@ impl AppState {
             secure_cookies,
             pending_thoughts: AtomicI64::new(0),
             recent_posts: Default::default(),
+            live: live::Live::default(),
         }))
     }
 

@@ -272,6 +272,20 @@ async fn compose(
             let (t, h) = letter(&paragraphs, None, &footer);
             (out.text, out.html) = (t, Some(h));
         }
+        k if k.starts_with("debate_") => {
+            let Some((subject, paragraphs, link, footer)) =
+                crate::live::compose_mail(state, k, &payload).await?
+            else {
+                return Ok(None);
+            };
+            out.subject = subject;
+            if let Some(r) = payload["registration_id"].as_i64() {
+                out.unsubscribe_url = Some(crate::live::cancel_url(state, r));
+            }
+            let link = link.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
+            let (t, h) = letter(&paragraphs, link, &footer);
+            (out.text, out.html) = (t, Some(h));
+        }
         other => anyhow::bail!("unknown kind of mail {other:?}"),
     }
     Ok(Some(out))

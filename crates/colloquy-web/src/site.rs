@@ -14,6 +14,10 @@ pub struct Settings {
     pub posts_per_page: u32,
     /// Discussion rules: who is held, link limit, word lists, nesting, closing.
     pub discussion: Rules,
+    /// Time zones a new debate is announced in (IANA names).
+    pub debate_zones: Vec<String>,
+    /// Words and phrases the debate rooms refuse (moderators are not filtered).
+    pub debate_words: Vec<String>,
     /// Signs form timestamps; made once per site and shared by every node.
     #[serde(skip)]
     pub secret: String,
@@ -29,10 +33,15 @@ impl Default for Settings {
             language: "en".into(),
             posts_per_page: 10,
             discussion: Rules::default(),
+            debate_zones: DEFAULT_DEBATE_ZONES.iter().map(|z| z.to_string()).collect(),
+            debate_words: Vec::new(),
             secret: String::new(),
         }
     }
 }
+
+pub const DEFAULT_DEBATE_ZONES: &[&str] =
+    &["Europe/London", "America/New_York", "America/Los_Angeles"];
 
 impl Settings {
     pub async fn load(store: &Store) -> anyhow::Result<Self> {
@@ -62,6 +71,12 @@ impl Settings {
                     s.discussion.linkbacks = colloquy_core::thought::LinkbackPolicy::parse(&v)
                         .unwrap_or(s.discussion.linkbacks)
                 }
+                "debate_zones" => {
+                    if let Ok(z) = colloquy_core::debate::parse_zone_list(&v) {
+                        s.debate_zones = z;
+                    }
+                }
+                "debate_word_filter" => s.debate_words = colloquy_core::debate::parse_word_list(&v),
                 "secret" => s.secret = v,
                 _ => {}
             }
@@ -216,8 +231,7 @@ impl Settings {
             timezone: timezone.trim().to_owned(),
             language: language.to_owned(),
             posts_per_page: per_page,
-            discussion: Rules::default(),
-            secret: String::new(),
+            ..Self::default()
         })
     }
 

@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::{link, parse_mail as parse};
+
 use serde_json::{json, Value};
 use support::{api_user, eventually, fresh_db, post_json, Backend, Node, SmtpSink};
 
@@ -17,28 +19,6 @@ both_backends!(
     digests_gather_the_posts_since_the_last_one,
     a_crash_mid_fan_out_loses_and_doubles_nothing,
 );
-
-/// The decoded text part of a raw message, and its headers.
-fn parse(raw: &str) -> (String, mail_parser::Message<'static>) {
-    let body = raw
-        .split_once("\r\n")
-        .map(|x| x.1)
-        .unwrap_or(raw)
-        .to_owned();
-    let msg = mail_parser::MessageParser::default()
-        .parse(body.as_bytes())
-        .expect("a parsable message")
-        .into_owned();
-    let text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
-    (text, msg)
-}
-
-fn link(text: &str, prefix: &str) -> String {
-    let start = text
-        .find(prefix)
-        .unwrap_or_else(|| panic!("no {prefix} in {text}"));
-    text[start..].split_whitespace().next().unwrap().to_owned()
-}
 
 async fn follow(node: &Node, body: Value) -> (u16, Value) {
     let r = node

@@ -30,14 +30,19 @@ pub fn routes() -> Router<SharedState> {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Colloquy API", description = "Posts, pages, thoughts and likes of a Colloquy publication."),
+    info(title = "Colloquy API", description = "Posts, pages, thoughts, likes and live debates of a Colloquy publication."),
     paths(create_post, list_posts, get_post, update_post, delete_post,
         super::api_thoughts::create_thought, super::api_thoughts::list_thoughts, super::api_thoughts::moderation_list,
         super::api_thoughts::moderate, super::api_thoughts::edit_thought, super::api_thoughts::delete_thought,
-        super::api_thoughts::like, super::api_thoughts::unlike),
+        super::api_thoughts::like, super::api_thoughts::unlike,
+        super::api_debates::create_debate, super::api_debates::list_debates, super::api_debates::get_debate,
+        super::api_debates::update_debate, super::api_debates::open, super::api_debates::close,
+        super::api_debates::accept_conduct, super::api_debates::create_message, super::api_debates::transcript),
     components(schemas(PostInput, PostUpdate, PostJson, PostList, AuthorJson, ErrorBody, ErrorDetail,
         super::api_thoughts::ThoughtInput, super::api_thoughts::ThoughtCreated, super::api_thoughts::ThoughtJson,
-        super::api_thoughts::ThoughtList, super::api_thoughts::ThoughtEdit, super::api_thoughts::LikeState)),
+        super::api_thoughts::ThoughtList, super::api_thoughts::ThoughtEdit, super::api_thoughts::LikeState,
+        super::api_debates::DebateInput, super::api_debates::DebateUpdate, super::api_debates::DebateJson,
+        super::api_debates::ConductAccepted, super::api_debates::MessageJsonInput, super::api_debates::MessageCreated)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

@@ -1,10 +1,13 @@
 //! The URL map. Each area of the site has its own module.
 
 mod admin;
+mod admin_debates;
 mod admin_mail;
 mod admin_thoughts;
 mod api;
+mod api_debates;
 mod api_thoughts;
+mod debates;
 mod feeds;
 mod following;
 mod linkbacks;
@@ -53,11 +56,17 @@ pub fn router(state: SharedState) -> Router {
                 .merge(admin_mail::routes())
                 .merge(following::routes())
                 .merge(linkbacks::routes())
+                .merge(debates::routes())
+                .merge(admin_debates::routes())
+                .merge(api_debates::routes())
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
                     HANDLER_DEADLINE,
                 )),
         )
+        // Live streams stay open for hours: no deadline.
+        .merge(debates::stream_routes())
+        .merge(api_debates::stream_routes())
         .fallback(public::dispatch)
         .layer(middleware::map_response(security_headers))
         .layer(middleware::from_fn(metrics::track))

@@ -679,10 +679,15 @@ async fn post_page(
     };
     let frame = frame(state, meta).await?;
     let now = colloquy_store::now();
+    let debates: Vec<minijinja::Value> = debates_of_post(state, p.id)
+        .await?
+        .iter()
+        .map(|d| super::debates::announcement_view(state, d, false))
+        .collect();
     let html = state.templates.render(
         "post.html",
         minijinja::context! {
-            frame, post => view, thoughts, thoughts_count, likes, liked, open,
+            frame, post => view, thoughts, thoughts_count, likes, liked, open, debates,
             viewer => viewer.map(super::thoughts::viewer),
             stamp => viewer.map(|_| super::thoughts::form_stamp(state, p.id)),
             now,
@@ -707,6 +712,31 @@ async fn post_page(
         &format!("{base}/xmlrpc.php"),
     )
     .with_scope(crate::cache::Scope::Post(p.id)))
+}
+
+/// The debates announced on a post, from a memo of every debate (kept until the next change).
+async fn debates_of_post(
+    state: &AppState,
+    post_id: i64,
+) -> Result<Vec<colloquy_store::DebateRow>, WebError> {
+    let all = match state.debates.get(&state.cache, &()) {
+        Some(all) => all,
+        None => {
+            let generation = state.cache.site_generation();
+            let mut all = Vec::new();
+            for s in ["live", "scheduled", "ended"] {
+                all.extend(state.store.debates_in_state(s, 1000).await?);
+            }
+            let all = Arc::new(all);
+            state.debates.put(&state.cache, generation, (), all.clone());
+            all
+        }
+    };
+    Ok(all
+        .iter()
+        .filter(|d| d.post_id == post_id)
+        .cloned()
+        .collect())
 }
 
 async fn search_page(state: &SharedState, q: &str, page: Page) -> Result<Rendered, WebError> {

@@ -440,3 +440,100 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// One Server-Sent Event as a client sees it.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub id: Option<u64>,
+    pub event: String,
+    pub data: serde_json::Value,
+}
+
+/// A real Server-Sent Events client over the node's HTTP connection: parses frames as they
+/// arrive (split across reads or several per read), skipping comments.
+pub struct Sse {
+    resp: reqwest::Response,
+    buf: String,
+    pub last_id: Option<u64>,
+}
+
+impl Sse {
+    /// Connects to `url`, resuming after `last_id` with the `Last-Event-ID` header.
+    pub async fn connect(client: &reqwest::Client, url: &str, last_id: Option<u64>) -> Sse {
+        let mut req = client.get(url).header("accept", "text/event-stream");
+        if let Some(id) = last_id {
+            req = req.header("last-event-id", id.to_string());
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200, "event stream refused");
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
+        Sse {
+            resp,
+            buf: String::new(),
+            last_id,
+        }
+    }
+
+    /// The next event with data, or None if none comes within `secs`.
+    pub async fn next(&mut self, secs: u64) -> Option<SseEvent> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let frame: String = self.buf.drain(..end + 2).collect();
+                let mut ev = SseEvent {
+                    id: None,
+                    event: "message".into(),
+                    data: serde_json::Value::Null,
+                };
+                let mut data = String::new();
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        ev.id = v.parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        ev.event = v.to_owned();
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data.push_str(v);
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a comment or a retry: line
+                }
+                ev.data = serde_json::from_str(&data).expect("event data is JSON");
+                if ev.id.is_some() {
+                    self.last_id = ev.id;
+                }
+                return Some(ev);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            match tokio::time::timeout(left, self.resp.chunk()).await {
+                Ok(Ok(Some(bytes))) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// The decoded text part of a raw message, and its headers.
+pub fn parse_mail(raw: &str) -> (String, mail_parser::Message<'static>) {
+    let body = raw
+        .split_once("\r\n")
+        .map(|x| x.1)
+        .unwrap_or(raw)
+        .to_owned();
+    let msg = mail_parser::MessageParser::default()
+        .parse(body.as_bytes())
+        .expect("a parsable message")
+        .into_owned();
+    let text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+    (text, msg)
+}
+
+pub fn link(text: &str, prefix: &str) -> String {
+    let start = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} in {text}"));
+    text[start..].split_whitespace().next().unwrap().to_owned()
+}
