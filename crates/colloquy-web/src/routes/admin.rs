@@ -168,6 +168,24 @@ struct LoginForm {
     email: String,
     password: String,
     csrf: String,
+    /// Where to go after signing in (a path on this site, e.g. a debate room).
+    next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// A return address after sign-in: only a path on this site (no `//host`, no scheme).
+fn local_path(next: Option<&str>) -> Option<String> {
+    let n = next?.trim();
+    let ok = n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.contains('\\')
+        && !n.chars().any(|c| c.is_control())
+        && n.len() <= 500;
+    ok.then(|| n.to_string())
 }
 
 fn login_csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
@@ -192,10 +210,12 @@ fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
 
 async fn login_form(
     State(state): State<SharedState>,
+    Query(q): Query<NextQuery>,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
+    let next = local_path(q.next.as_deref());
     if auth::current_user(&state, &headers).await.is_some() {
-        return Ok(Redirect::to("/admin/").into_response());
+        return Ok(Redirect::to(next.as_deref().unwrap_or("/admin/")).into_response());
     }
     let (token, cookie) = login_csrf(&state, &headers);
     let res = page(
@@ -203,7 +223,7 @@ async fn login_form(
         None,
         "admin/login.html",
         StatusCode::OK,
-        minijinja::context! { login_csrf => token },
+        minijinja::context! { login_csrf => token, next },
     )?;
     Ok(with_cookie(res, cookie))
 }
@@ -247,16 +267,17 @@ async fn login(
                 None,
                 "admin/login.html",
                 StatusCode::UNAUTHORIZED,
-                minijinja::context! { login_csrf => token, error => "That email and password do not match an account.", email => f.email },
+                minijinja::context! { login_csrf => token, error => "That email and password do not match an account.", email => f.email, next => local_path(f.next.as_deref()) },
             );
         }
     };
     state.store.clear_login_failures(&email_key).await?;
     // Members have no admin to go to: they return to the site, signed in.
-    let to = if user.role == "member" {
-        "/"
-    } else {
-        "/admin/"
+    let next = local_path(f.next.as_deref());
+    let to = match &next {
+        Some(n) => n.as_str(),
+        None if user.role == "member" => "/",
+        None => "/admin/",
     };
     start_session(&state, user.id, to).await
 }

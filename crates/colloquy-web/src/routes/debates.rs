@@ -716,8 +716,23 @@ async fn render_room(
         .map(|m| message_view(m, &staff_ids, d.host_id, None, &by_id));
     let mut viewer = None;
     let mut act = None;
+    let mut prepared: Vec<String> = Vec::new();
     if let Some(m) = me {
         let staff = live::is_staff(state, d, &m.user, m.role).await?;
+        if staff {
+            let asked: Vec<&str> = messages
+                .iter()
+                .filter(|m| m.kind == "question")
+                .map(|m| m.body.as_str())
+                .collect();
+            prepared = d
+                .prepared_questions
+                .lines()
+                .map(str::trim)
+                .filter(|q| !q.is_empty() && !asked.contains(q))
+                .map(str::to_owned)
+                .collect();
+        }
         let accepted = live::has_accepted(state, m.user.id).await?;
         viewer = Some(minijinja::context! {
             id => m.user.id, name => m.user.name, csrf => m.csrf, staff, accepted,
@@ -753,7 +768,7 @@ async fn render_room(
                 line => debate::announce_line(d.starts_at, &zones),
                 ended_human => d.ended_at.map(|t| crate::render::human_date(t, &state.settings().tz())),
             },
-            messages => views, questions, grouped, pinned, viewer, act, conduct, chart,
+            messages => views, questions, grouped, pinned, viewer, act, conduct, chart, prepared,
             readers => live::readers(state, d.id), participants => f.participants,
             room_path => path, reactions => debate::REACTIONS.iter().map(|(code, emoji, label)| minijinja::context! { code, emoji, label }).collect::<Vec<_>>(),
             template_message, reply_to, notice, sensitive, draft => draft_body,
