@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -49,11 +49,15 @@ pub struct Room {
     pub load_lock: tokio::sync::Mutex<()>,
     /// Unix seconds of the last use, for eviction of idle rooms.
     touched: AtomicI64,
+    /// Set when the node shuts down: every reader's stream ends (its client reconnects to
+    /// another node, or to this one after the restart, and resumes).
+    closed: AtomicBool,
 }
 
 impl Room {
     fn new(id: i64) -> Self {
         Self {
+            closed: AtomicBool::new(false),
             id,
             frames: RwLock::new(Vec::new()),
             latest: watch::channel(0).0,
@@ -149,7 +153,12 @@ impl Room {
                 return Some((Ok(f), r));
             }
             loop {
+                // Mark the current number seen first, then look: a change after this point
+                // wakes `changed()` below, so neither a new frame nor a close is missed.
                 r.rx.borrow_and_update();
+                if r.room.closed.load(Ordering::Acquire) {
+                    return None;
+                }
                 if let Some((bytes, upto)) = r.room.frames_after(r.cursor) {
                     r.cursor = upto;
                     return Some((Ok(bytes), r));
@@ -199,6 +208,7 @@ pub fn frame(seq: u64, kind: &str, data: &str) -> Bytes {
 #[derive(Default)]
 pub struct Hub {
     rooms: Mutex<HashMap<i64, Arc<Room>>>,
+    closed: AtomicBool,
 }
 
 impl Hub {
@@ -212,10 +222,25 @@ impl Hub {
             Ok(r) => r,
             Err(p) => p.into_inner(),
         };
+        let closed = self.closed.load(Ordering::Acquire);
         rooms
             .entry(debate_id)
-            .or_insert_with(|| Arc::new(Room::new(debate_id)))
+            .or_insert_with(|| {
+                let r = Room::new(debate_id);
+                r.closed.store(closed, Ordering::Release);
+                Arc::new(r)
+            })
             .clone()
+    }
+
+    /// Ends every reader's stream, now and for rooms opened later (the node is stopping, and
+    /// a graceful shutdown waits for open connections).
+    pub fn close_all(&self) {
+        self.closed.store(true, Ordering::Release);
+        for room in self.rooms() {
+            room.closed.store(true, Ordering::Release);
+            room.latest.send_modify(|_| {});
+        }
     }
 
     /// The room if this node holds it.
@@ -333,6 +358,21 @@ mod tests {
             seen.extend(ids(&chunk));
         }
         assert_eq!(seen, (1..=1000).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn closing_the_hub_ends_every_stream() {
+        let hub = Hub::new();
+        let room = hub.room(1);
+        room.append(1, "state", "{}");
+        let mut s = Box::pin(room.subscribe(1, Duration::from_secs(30), None));
+        let h = tokio::spawn(async move { s.next().await.is_none() });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        hub.close_all();
+        assert!(h.await.unwrap(), "the waiting stream ended");
+        let late = hub.room(2);
+        let mut s = Box::pin(late.subscribe(0, Duration::from_secs(30), None));
+        assert!(s.next().await.is_none());
     }
 
     #[test]

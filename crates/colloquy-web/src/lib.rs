@@ -146,6 +146,11 @@ impl AppState {
         Ok(())
     }
 
+    /// The node is stopping: ends every debate reader's stream so the HTTP servers can finish.
+    pub fn close_live_streams(&self) {
+        self.live.hub.close_all();
+    }
+
     /// One post's thoughts or likes changed (here or on another node).
     pub fn post_changed(&self, post_id: i64) {
         self.cache.clear_post(post_id);

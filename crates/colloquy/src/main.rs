@@ -278,6 +278,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     }
     shutdown_signal().await;
     let _ = stop_tx.send(true);
+    state.close_live_streams();
     for s in servers {
         match tokio::task::spawn_blocking(move || s.join()).await {
             Ok(Ok(Ok(()))) => {}

@@ -19,6 +19,95 @@ both_backends!(
     the_room_works_without_javascript,
 );
 
+/// Several nodes on one PostgreSQL database share a room: messages posted to either reach
+/// readers on both, in the same order with the same ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_a_room_in_the_same_order() {
+    let Some(db) = fresh_db(Backend::Postgres).await else {
+        return;
+    };
+    let a = Node::start(&db, &[]).await;
+    let b = Node::start(&db, &[]).await;
+    let host = api_user(&db, "host@example.org", "editor");
+    let member = api_user(&db, "member@example.org", "member");
+    let (post_id, _) = publish(&a, &host, "Two nodes").await;
+    let d = new_debate(&a, &host, post_id, &rfc3339(now() + 3600)).await;
+    let id = d["id"].as_i64().unwrap();
+    post_json(&b, &host, &format!("/api/v1/debates/{id}/open"), json!({})).await;
+    for t in [&host, &member] {
+        post_json(
+            &a,
+            t,
+            &format!("/api/v1/debates/{id}/code-of-conduct"),
+            json!({}),
+        )
+        .await;
+    }
+    let path = format!("/api/v1/debates/{id}/events");
+    let mut on_a = Sse::connect(&a.client, &a.url(&path), None).await;
+    let mut on_b = Sse::connect(&b.client, &b.url(&path), None).await;
+    let started = std::time::Instant::now();
+    let mut posted = Vec::new();
+    for i in 0..20 {
+        let (node, token) = if i % 2 == 0 {
+            (&a, &host)
+        } else {
+            (&b, &member)
+        };
+        let (s, m) = post_json(
+            node,
+            token,
+            &format!("/api/v1/debates/{id}/messages"),
+            json!({"body": format!("n{i}")}),
+        )
+        .await;
+        assert_eq!(s, 201, "{m}");
+        posted.push(m["id"].as_i64().unwrap());
+    }
+    let mut seen = [Vec::new(), Vec::new()];
+    for (k, sse) in [&mut on_a, &mut on_b].into_iter().enumerate() {
+        while seen[k].len() < 21 {
+            let ev = sse
+                .next(10)
+                .await
+                .expect("every event arrives on both nodes");
+            seen[k].push((
+                ev.id.unwrap(),
+                ev.data["id"].as_i64(),
+                ev.data["body"].as_str().map(str::to_owned),
+            ));
+        }
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "both nodes give the same events in the same order"
+    );
+    let ids: Vec<i64> = seen[0].iter().filter_map(|e| e.1).collect();
+    assert_eq!(ids, posted);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+/// A node stops cleanly and soon although readers hold their streams open: the streams end
+/// (clients reconnect elsewhere and resume).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_open_streams_shuts_down_promptly() {
+    let Some(room) = live_room(Backend::Sqlite).await else {
+        return;
+    };
+    let mut room = room;
+    let mut sse = Sse::connect(&room.node.client, &room.events_url, None).await;
+    assert_eq!(sse.next(5).await.unwrap().event, "state");
+    let started = std::time::Instant::now();
+    let status = room.node.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(sse.next(2).await.is_none(), "the stream ended");
+}
+
 async fn publish(node: &Node, token: &str, title: &str) -> (i64, String) {
     let (s, p) = post_json(
         node,
