@@ -40,6 +40,8 @@ pub struct DebateRow {
     pub peak_readers: i64,
     pub prepared_questions: String,
     pub summary_post_id: Option<i64>,
+    /// The summary post's status (`draft` until the host publishes it).
+    pub summary_status: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -60,7 +62,8 @@ impl DebateRow {
 
 const DEBATE_COLS: &str = "id, post_id, slug, title, description, starts_at, duration_minutes, zones, host_id, state, \
      opened_at, ended_at, last_seq, questions, calendar_sequence, locked, slow_seconds, pinned_id, peak_readers, \
-     prepared_questions, summary_post_id, created_at, updated_at";
+     prepared_questions, summary_post_id, created_at, updated_at, \
+     (SELECT p.status FROM posts p WHERE p.id = debates.summary_post_id) AS summary_status";
 
 fn debate(r: &AnyRow) -> DebateRow {
     DebateRow {
@@ -85,6 +88,7 @@ fn debate(r: &AnyRow) -> DebateRow {
         peak_readers: r.get("peak_readers"),
         prepared_questions: r.get("prepared_questions"),
         summary_post_id: r.get("summary_post_id"),
+        summary_status: r.get("summary_status"),
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
     }

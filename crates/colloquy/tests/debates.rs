@@ -154,6 +154,8 @@ struct Room {
     member: String,
     id: i64,
     events_url: String,
+    /// The address of the post the debate discusses.
+    original: String,
     _db: support::Db,
 }
 
@@ -162,7 +164,7 @@ async fn live_room(backend: Backend) -> Option<Room> {
     let node = Node::start(&db, &[]).await;
     let host = api_user(&db, "host@example.org", "editor");
     let member = api_user(&db, "member@example.org", "member");
-    let (post_id, _) = publish(&node, &host, "Social work in the news").await;
+    let (post_id, original) = publish(&node, &host, "Social work in the news").await;
     let d = new_debate(&node, &host, post_id, &rfc3339(now() + 3600)).await;
     let id = d["id"].as_i64().unwrap();
     let (s, _) = post_json(
@@ -185,6 +187,7 @@ async fn live_room(backend: Backend) -> Option<Room> {
     }
     Some(Room {
         events_url: d["events_url"].as_str().unwrap().to_owned(),
+        original,
         node,
         host,
         member,

@@ -27,6 +27,7 @@ pub fn routes() -> Router<SharedState> {
         )
         .route("/debates/{slug}/", get(announcement))
         .route("/debates/{slug}/debate.ics", get(calendar))
+        .route("/debates/{slug}/summary", get(summary))
         .route("/debates/{slug}/live", get(room))
         .route("/debates/{slug}/presence", get(presence))
         .route("/debates/{slug}/chart.svg", get(chart))
@@ -90,7 +91,8 @@ pub(crate) fn announcement_view(
         google_url => debate::google_calendar_url(&ev),
         outlook_url => debate::outlook_calendar_url(&ev),
         registered,
-        summary_url => d.summary_post_id.map(|_| String::new()),
+        summary_url => (d.summary_status.as_deref() == Some("published"))
+            .then(|| format!("{}summary", live::debate_path(&d.slug))),
     }
 }
 
@@ -152,6 +154,22 @@ async fn announcement(
         },
     )?;
     Ok(no_store(Html(html).into_response()))
+}
+
+/// The published Debate Summary of a debate.
+async fn summary(
+    State(state): State<SharedState>,
+    Path(slug): Path<String>,
+) -> Result<Response, WebError> {
+    let d = debate_or_404(&state, &slug).await?;
+    let post = match d.summary_post_id {
+        Some(id) => state.store.post_by_id(id).await?,
+        None => return Err(WebError::NotFound),
+    };
+    if post.status != "published" {
+        return Err(WebError::NotFound);
+    }
+    Ok(Redirect::to(&post_link(&state, &post)).into_response())
 }
 
 fn post_link(state: &AppState, p: &colloquy_store::PostRow) -> String {

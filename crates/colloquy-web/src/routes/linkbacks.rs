@@ -698,6 +698,7 @@ pub async fn send_linkbacks(state: &AppState, payload: &str) -> anyhow::Result<(
         Err(e) => return Err(e.into()),
     };
     let source = super::thoughts::post_url(state, &post);
+    link_within_site(state, &post, &source).await?;
     for target in external_links(state, &post.body_html) {
         if !state.store.claim_send(post_id, &target, version).await? {
             continue;
@@ -712,6 +713,74 @@ pub async fn send_linkbacks(state: &AppState, payload: &str) -> anyhow::Result<(
             .await?;
     }
     Ok(())
+}
+
+/// A post linking to another post of this site (a Debate Summary to its original piece)
+/// shows under it as a pingback at once, as WordPress does for its own posts: no request
+/// goes out (the fetch guard would rightly refuse our own address) and no moderation is
+/// needed for the site's own authors.
+async fn link_within_site(
+    state: &AppState,
+    post: &colloquy_store::PostRow,
+    source: &str,
+) -> anyhow::Result<()> {
+    let site = state.settings();
+    for path in internal_post_paths(state, &post.body_html) {
+        let Ok((super::public::Route::Post { slug, .. }, _)) = super::public::parse_path(&path)
+        else {
+            continue;
+        };
+        let target = match state.store.post_by_slug("post", &slug).await {
+            Ok(t) if t.status == "published" && t.id != post.id => t,
+            _ => continue,
+        };
+        let markdown = format!(
+            "[{} « {}]({source})",
+            md_text(&post.title),
+            md_text(&site.title)
+        );
+        let (_, created) = state
+            .store
+            .upsert_linkback(&NewLinkback {
+                post_id: target.id,
+                source_url: source.to_owned(),
+                kind: "pingback".into(),
+                status: "approved".into(),
+                author_name: site.title.clone(),
+                author_url: state.config.base_url.clone(),
+                body_html: colloquy_core::markdown::render_comment(&markdown),
+                body_markdown: markdown,
+                held_reason: String::new(),
+            })
+            .await?;
+        if created {
+            tracing::info!(source, target = target.id, "linked within the site");
+        }
+        state.post_changed(target.id);
+    }
+    Ok(())
+}
+
+/// Paths of this site's pages that a post links to (absolute links to our base URL).
+fn internal_post_paths(state: &AppState, body_html: &str) -> Vec<String> {
+    let base = state.config.base_url.as_str();
+    let mut out: Vec<String> = vec![];
+    for chunk in body_html.split("href=\"").skip(1) {
+        let Some(raw) = chunk.split('"').next() else {
+            continue;
+        };
+        let href = raw.replace("&amp;", "&");
+        if let Some(rest) = href.strip_prefix(base) {
+            let path = rest.split(['#', '?']).next().unwrap_or("");
+            if path.starts_with('/') && !out.iter().any(|p| p == path) {
+                out.push(path.to_owned());
+            }
+        }
+        if out.len() >= 50 {
+            break;
+        }
+    }
+    out
 }
 
 /// Discovers the target's endpoint and notifies it; says what happened.
