@@ -1039,10 +1039,50 @@ async fn an_ended_debate_is_a_transcript_with_a_drafted_summary(backend: Backend
     assert!(body.contains("## Q1: What does the press miss?"), "{body}");
     assert!(body.contains("The slow, careful work."));
     assert!(
-        body.contains("/2026/") || body.contains("/20"),
-        "links to the original: {body}"
+        body.contains(&format!("(<{}>)", room.original)),
+        "links to the original {}: {body}",
+        room.original
     );
     assert!(body.contains("chart.svg"));
+
+    // Once the host publishes it, the original piece shows it as a linkback (as WordPress
+    // shows "Debate Summary « Site"), and the debate's announcement links to it.
+    let r = room
+        .node
+        .client
+        .patch(room.node.url(&format!("/api/v1/posts/{post_id}")))
+        .bearer_auth(&room.host)
+        .json(&json!({"status": "published"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let original = room.original.trim_start_matches(&room.node.base).to_owned();
+    assert!(
+        eventually(15, || async {
+            room.node
+                .text(&original)
+                .await
+                .1
+                .contains("Social work and the media – Debate Summary «")
+        })
+        .await,
+        "the original piece shows the summary's linkback"
+    );
+    let r = room
+        .node
+        .client
+        .get(room.node.url(&format!("{base}summary")))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection());
+    let (_, page) = room.node.text(&original).await;
+    assert!(
+        page.contains(&format!("{base}summary")),
+        "the announcement links to the summary"
+    );
+
     let chart = room
         .node
         .client
