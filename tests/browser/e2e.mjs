@@ -3,38 +3,9 @@
 // the front page by itself, and reading it. axe-core checks each kind of page for
 // accessibility violations. Usage: node e2e.mjs BASE_URL SETUP_URL
 import { chromium } from "playwright-core";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
+import { assert, axe, check, finish } from "./lib.mjs";
 
 const [base, setupUrl] = process.argv.slice(2);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const axePath = path.join(here, "node_modules/axe-core/axe.min.js");
-const results = [];
-
-async function check(name, fn) {
-  try {
-    await fn();
-    results.push([name, true]);
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    results.push([name, false]);
-    console.log(`FAIL ${name}\n     ${String(e && e.stack || e).split("\n").slice(0, 4).join("\n     ")}`);
-  }
-}
-
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-async function axe(page, label) {
-  await page.addScriptTag({ path: axePath });
-  const res = await page.evaluate(async () => await window.axe.run(document));
-  const v = res.violations;
-  for (const x of v) {
-    console.log(`     axe ${label}: ${x.id} (${x.impact}) ${x.help}: ${x.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`);
-  }
-  assert(v.length === 0, `${v.length} axe violation(s) on ${label}`);
-}
 
 /** "YYYY-MM-DDTHH:MM:SS" for a moment, in the given IANA zone. */
 function localInput(date, timeZone) {
@@ -137,7 +108,4 @@ try {
   await browser.close();
 }
 
-const passed = results.filter((r) => r[1]).length;
-const failed = results.length - passed;
-console.log(`browser: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish("browser");

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts Colloquy on a free loopback port with a fresh data dir and runs the browser test.
+# Starts Colloquy on a free loopback port with a fresh data dir and runs the browser tests.
 # Usage: bash tests/browser/run.sh [path/to/colloquy]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,4 +47,22 @@ printf '%s\n' "$mod_password" | COLLOQUY_DATA_DIR="$tmp" \
 MOD_EMAIL="$mod_email" MOD_PASSWORD="$mod_password" \
   ADMIN_EMAIL=ada@example.org ADMIN_PASSWORD="correct horse battery" \
   CHROMIUM="$chromium_bin" timeout 120 node "$here/thoughts.mjs" "$base" || rc=$?
+
+# The live-debate room, against the same server: a host (an editor, who schedules the debate
+# with an API token) and two members, all through the CLI.
+add_user() { # email name role password
+  printf '%s\n' "$4" | COLLOQUY_DATA_DIR="$tmp" \
+    "$bin" user add --email "$1" --name "$2" --role "$3" --password-stdin >/dev/null
+}
+secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(12))'; }
+host_email=host@example.org host_password="host-$(secret)"
+a_email=amara@example.org a_password="amara-$(secret)"
+b_email=ben@example.org b_password="ben-$(secret)"
+add_user "$host_email" "Hana Host" editor "$host_password"
+add_user "$a_email" "Amara Adeyemi" member "$a_password"
+add_user "$b_email" "Ben Brook" member "$b_password"
+host_token=$(COLLOQUY_DATA_DIR="$tmp" "$bin" token create --email "$host_email")
+HOST_EMAIL="$host_email" HOST_PASSWORD="$host_password" HOST_TOKEN="$host_token" \
+  A_EMAIL="$a_email" A_PASSWORD="$a_password" B_EMAIL="$b_email" B_PASSWORD="$b_password" \
+  CHROMIUM="$chromium_bin" timeout 180 node "$here/debate.mjs" "$base" || rc=$?
 exit $rc

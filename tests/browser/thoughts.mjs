@@ -5,12 +5,9 @@
 // path through the form skips the honeypot.
 // Usage: MOD_EMAIL=… MOD_PASSWORD=… ADMIN_EMAIL=… ADMIN_PASSWORD=… node thoughts.mjs BASE_URL
 import { chromium } from "playwright-core";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
+import { assert, axe, check, finish } from "./lib.mjs";
 
 const [base] = process.argv.slice(2);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const axePath = path.join(here, "node_modules/axe-core/axe.min.js");
 const env = (k, d) => process.env[k] || d;
 const mod = { email: env("MOD_EMAIL", "mo@example.org"), password: env("MOD_PASSWORD", "") };
 const admin = { email: env("ADMIN_EMAIL", "ada@example.org"), password: env("ADMIN_PASSWORD", "correct horse battery") };
@@ -19,34 +16,6 @@ const title = env("POST_TITLE", "Listening before judging: notes from a duty tea
 const guest = { name: "Gwen Guest", email: "gwen@example.net", url: "https://gwen.example.net/" };
 const thoughtText = "Listening first is harder on a busy shift, but it saves time later.";
 const replyText = "Following up: we now start every handover with five quiet minutes.";
-const results = [];
-
-async function check(name, fn) {
-  try {
-    await fn();
-    results.push([name, true]);
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    results.push([name, false]);
-    console.log(`FAIL ${name}\n     ${String(e && e.stack || e).split("\n").slice(0, 4).join("\n     ")}`);
-  }
-}
-
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-async function axe(page, label) {
-  await page.addScriptTag({ path: axePath });
-  const res = await page.evaluate(async () => await window.axe.run(document));
-  const v = res.violations;
-  for (const x of v) {
-    for (const n of x.nodes.slice(0, 3)) {
-      console.log(`     axe ${label} (${page.url()}): ${x.id} (${x.impact}) ${x.help}: ${n.target.join(" ")}: ${n.failureSummary.replace(/\s+/g, " ")}`);
-    }
-  }
-  assert(v.length === 0, `${v.length} axe violation(s) on ${label}: ${v.map((x) => x.id).join(", ")}`);
-}
 
 /** Waits until the form's script has put a stamp in, then past the server's 3 s spam limit. */
 async function waitForStamp(page) {
@@ -222,8 +191,5 @@ try {
   await browser.close();
 }
 
-const passed = results.filter((r) => r[1]).length;
-const failed = results.length - passed;
 console.log(`thoughts: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish("thoughts");

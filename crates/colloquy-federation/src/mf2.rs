@@ -128,7 +128,12 @@ pub fn read_mention(source_url: &Url, body: &str, target: &Url) -> Option<Mentio
         mention.author_photo = a.photo;
     }
     if mention.name.is_none() {
-        mention.name = title;
+        // A page `<title>` is usually "Post – Site" (WordPress's themes): the post's name is
+        // the part before the site's name, which is shown beside it anyway.
+        mention.name = title.map(|t| match &mention.site_name {
+            Some(site) => title_without_site(&t, site),
+            None => t,
+        });
     }
     Some(mention)
 }
@@ -500,6 +505,19 @@ fn meta_site_name(doc: &Html) -> Option<String> {
         })
         .and_then(|e| e.value().attr("content"))
         .and_then(|c| non_empty(collapse(c)))
+}
+
+/// "Post – Site" without " – Site" (any separator `site_from_title` knows); the title as it
+/// is when it does not end with the site's name or nothing would be left.
+fn title_without_site(title: &str, site: &str) -> String {
+    for sep in [" « ", " | ", " – "] {
+        if let Some(head) = title.strip_suffix(site).and_then(|h| h.strip_suffix(sep)) {
+            if !head.trim().is_empty() {
+                return head.trim().to_string();
+            }
+        }
+    }
+    title.to_string()
 }
 
 fn site_from_title(title: &str) -> Option<String> {

@@ -134,10 +134,16 @@ impl Room {
     /// A reader's stream: every frame after `after`, then live ones as they are appended,
     /// with a keep-alive comment after `keepalive` of silence. `first` (e.g. a `retry:`
     /// line) is sent before anything else. Counts as a reader while it exists.
+    ///
+    /// Writes to one reader are at least `min_gap` apart: the first event after a quiet spell
+    /// goes at once, and in a busy room whatever arrived meanwhile goes in the next write.
+    /// Each write is a system call per reader; with thousands of readers, coalescing is what
+    /// keeps delivery ahead of a fast room, at the cost of at most `min_gap` of latency.
     pub fn subscribe(
         self: &Arc<Self>,
         after: u64,
         keepalive: Duration,
+        min_gap: Duration,
         first: Option<Bytes>,
     ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
         self.readers.fetch_add(1, Ordering::Relaxed);
@@ -147,6 +153,7 @@ impl Room {
             cursor: after,
             rx: self.latest.subscribe(),
             first,
+            last_write: None,
         };
         futures_util::stream::unfold(reader, move |mut r| async move {
             if let Some(f) = r.first.take() {
@@ -159,8 +166,18 @@ impl Room {
                 if r.room.closed.load(Ordering::Acquire) {
                     return None;
                 }
+                if r.room.last_seq() > r.cursor {
+                    if let Some(last) = r.last_write {
+                        let ready = last + min_gap;
+                        if tokio::time::Instant::now() < ready {
+                            tokio::time::sleep_until(ready).await;
+                            continue; // take everything that arrived meanwhile
+                        }
+                    }
+                }
                 if let Some((bytes, upto)) = r.room.frames_after(r.cursor) {
                     r.cursor = upto;
+                    r.last_write = Some(tokio::time::Instant::now());
                     return Some((Ok(bytes), r));
                 }
                 match tokio::time::timeout(keepalive, r.rx.changed()).await {
@@ -178,6 +195,7 @@ struct Reader {
     cursor: u64,
     rx: watch::Receiver<u64>,
     first: Option<Bytes>,
+    last_write: Option<tokio::time::Instant>,
 }
 
 impl Drop for Reader {
@@ -316,7 +334,7 @@ mod tests {
         for i in 1..=5 {
             room.append(i, "message", &format!("{{\"id\":{i}}}"));
         }
-        let mut s = Box::pin(room.subscribe(3, Duration::from_secs(30), None));
+        let mut s = Box::pin(room.subscribe(3, Duration::from_secs(30), Duration::ZERO, None));
         let backlog = s.next().await.unwrap().unwrap();
         assert_eq!(ids(&backlog), vec![4, 5], "the backlog comes in one write");
         assert_eq!(room.readers(), 1);
@@ -337,6 +355,7 @@ mod tests {
         let mut s = Box::pin(room.subscribe(
             0,
             Duration::from_millis(10),
+            Duration::ZERO,
             Some(Bytes::from_static(b"retry: 2000\n\n")),
         ));
         assert_eq!(&s.next().await.unwrap().unwrap()[..], b"retry: 2000\n\n");
@@ -350,7 +369,7 @@ mod tests {
         for i in 1..=1000 {
             room.append(i, "message", &body);
         }
-        let mut s = Box::pin(room.subscribe(0, Duration::from_secs(30), None));
+        let mut s = Box::pin(room.subscribe(0, Duration::from_secs(30), Duration::ZERO, None));
         let mut seen = Vec::new();
         while seen.len() < 1000 {
             let chunk = s.next().await.unwrap().unwrap();
@@ -365,14 +384,43 @@ mod tests {
         let hub = Hub::new();
         let room = hub.room(1);
         room.append(1, "state", "{}");
-        let mut s = Box::pin(room.subscribe(1, Duration::from_secs(30), None));
+        let mut s = Box::pin(room.subscribe(1, Duration::from_secs(30), Duration::ZERO, None));
         let h = tokio::spawn(async move { s.next().await.is_none() });
         tokio::time::sleep(Duration::from_millis(20)).await;
         hub.close_all();
         assert!(h.await.unwrap(), "the waiting stream ended");
         let late = hub.room(2);
-        let mut s = Box::pin(late.subscribe(0, Duration::from_secs(30), None));
+        let mut s = Box::pin(late.subscribe(0, Duration::from_secs(30), Duration::ZERO, None));
         assert!(s.next().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_room_is_written_in_batches_at_most_every_gap() {
+        let room = Arc::new(Room::new(1));
+        room.append(1, "message", "{}");
+        let gap = Duration::from_millis(50);
+        let mut s = Box::pin(room.subscribe(0, Duration::from_secs(30), gap, None));
+        assert_eq!(
+            ids(&s.next().await.unwrap().unwrap()),
+            vec![1],
+            "the first goes at once"
+        );
+        let start = tokio::time::Instant::now();
+        for i in 2..=5 {
+            room.append(i, "message", "{}");
+        }
+        let batch = s.next().await.unwrap().unwrap();
+        assert_eq!(
+            ids(&batch),
+            vec![2, 3, 4, 5],
+            "what came meanwhile goes in one write"
+        );
+        assert!(start.elapsed() >= gap - Duration::from_millis(1));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        room.append(6, "message", "{}");
+        let t = tokio::time::Instant::now();
+        assert_eq!(ids(&s.next().await.unwrap().unwrap()), vec![6]);
+        assert!(t.elapsed() < gap, "after a quiet spell there is no wait");
     }
 
     #[test]
@@ -382,7 +430,7 @@ mod tests {
         hub.room(2);
         a.touched.store(0, Ordering::Relaxed);
         hub.get(2).unwrap().touched.store(0, Ordering::Relaxed);
-        let _reader = a.subscribe(0, Duration::from_secs(1), None);
+        let _reader = a.subscribe(0, Duration::from_secs(1), Duration::ZERO, None);
         assert_eq!(hub.evict_idle(60), 1);
         assert!(hub.get(1).is_some());
         assert!(hub.get(2).is_none());

@@ -64,6 +64,10 @@ pub struct Store {
     mail_lease: i64,
     /// The connection URL, for the PostgreSQL `LISTEN` connection (debate events).
     url: std::sync::Arc<str>,
+    /// SQLite has one writer at a time. Writers of this process wait their turn here, in
+    /// order, instead of in SQLite's busy handler, which sleeps and retries (up to 100 ms a
+    /// time) and lets a burst of writers starve each other.
+    write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 pub fn now() -> i64 {
@@ -120,6 +124,7 @@ impl Store {
             backend,
             mail_lease: 120,
             url: url.as_str().into(),
+            write_turn: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -138,8 +143,17 @@ impl Store {
     /// which with background workers writing is often.
     pub(crate) async fn begin_write(&self) -> Result<Tx<'static>> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => {
+                let turn = self.write_turn.clone().lock_owned().await;
+                WriteTx {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                }
+            }
+            Backend::Postgres => WriteTx {
+                tx: self.pool.begin().await?,
+                _turn: None,
+            },
         })
     }
 
@@ -280,7 +294,33 @@ impl Store {
     }
 }
 
-pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+/// A write transaction; on SQLite it also holds this process's write turn until it ends.
+pub(crate) struct WriteTx<'a> {
+    // Declared first so it is dropped (rolled back) before the turn passes on.
+    tx: sqlx::Transaction<'a, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx<'_> {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+pub(crate) type Tx<'a> = WriteTx<'a>;
 
 /// Records that something every page may show changed (a post, a setting, a user).
 pub(crate) async fn bump_version(tx: &mut Tx<'_>) -> Result<()> {

@@ -25,6 +25,8 @@ pub const OVERTIME_GRACE: i64 = 60 * 60;
 pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// A keep-alive comment after this much silence on a reader's stream.
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
+/// The least time between two writes to one reader: a busy room's events are coalesced.
+pub const MIN_WRITE_GAP: Duration = Duration::from_millis(40);
 /// Guest registrations one address may make per hour.
 const GUEST_REGISTRATIONS_PER_HOUR: usize = 10;
 /// How many events one load from the store reads at a time.

@@ -86,6 +86,15 @@
     li.querySelector(".msg-author").textContent = m.author ? m.author.name : "";
     var badge = head.querySelector(".badge");
     if (badge && !(m.author && m.author.staff)) badge.remove();
+    if (!badge && m.author && m.author.staff) {
+      // The page's template is a participant's message: add the badge the server would show.
+      badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = "host team";
+      var author = head.querySelector(".msg-author");
+      head.insertBefore(badge, author.nextSibling);
+      head.insertBefore(document.createTextNode(" "), badge);
+    }
     var time = li.querySelector("time");
     var when = new Date(m.at * 1000);
     time.setAttribute("datetime", when.toISOString());
@@ -102,7 +111,7 @@
     // The server sanitised this HTML (the same renderer as the transcript page).
     li.querySelector(".msg-body").innerHTML = m.html;
     li.querySelectorAll("form").forEach(function (f) {
-      f.action = f.getAttribute("action").replace("/messages/0/", "/messages/" + m.id + "/");
+      f.setAttribute("action", f.getAttribute("action").replace("/messages/0/", "/messages/" + m.id + "/"));
     });
     li.querySelectorAll("[data-reply]").forEach(function (r) {
       r.setAttribute("data-reply", m.id);
@@ -112,7 +121,11 @@
       s.textContent = s.textContent.replace("message 0", "message " + m.id);
     });
     li.querySelectorAll('input[name="user_id"]').forEach(function (u) {
-      if (m.author && m.author.id && !m.author.staff) u.value = m.author.id; else u.closest("form").remove();
+      var f = u.closest("form");
+      if (!(m.author && m.author.id && !m.author.staff)) { f.remove(); return; }
+      u.value = m.author.id;
+      // "Mute <name>", "Ban <name>" for screen readers, as on the messages the server drew.
+      f.querySelectorAll("button .visually-hidden").forEach(function (s) { s.textContent = " " + m.author.name; });
     });
     return li;
   }
@@ -180,7 +193,7 @@
     li.querySelectorAll("form.mod-form").forEach(function (f) {
       var action = f.getAttribute("action");
       if (/\/(hide|unhide)$/.test(action)) {
-        f.action = action.replace(/(hide|unhide)$/, e.hidden ? "unhide" : "hide");
+        f.setAttribute("action", action.replace(/(hide|unhide)$/, e.hidden ? "unhide" : "hide"));
         var b = f.querySelector(".hide-btn");
         if (b) b.firstChild.textContent = e.hidden ? "Show" : "Hide";
       }
@@ -188,7 +201,7 @@
   }
 
   function onReaction(e) {
-    var li = byId(e.id);
+    var li = byId(e.id) || held.find(function (h) { return h.id === "m" + e.id; });
     if (!li) return;
     li.querySelectorAll(".reaction").forEach(function (r) {
       var n = e.counts[r.getAttribute("data-reaction")] || 0;
@@ -224,7 +237,7 @@
       if (s) s.textContent = state === "live" ? "Live now" : state === "ended" ? "Ended" : s.textContent;
       if (state === "ended") {
         say("The debate has ended.");
-        es.close();
+        if (es) es.close();
         var form = document.getElementById("compose-form");
         if (form) form.hidden = true;
       } else if (state === "live" && !document.getElementById("compose-form")) {
@@ -238,29 +251,34 @@
     }
   }
 
-  var url = room.getAttribute("data-events") + "?after=" + encodeURIComponent(room.getAttribute("data-last") || "0");
-  var es = new EventSource(url);
-  es.addEventListener("message", function (ev) { onMessage(JSON.parse(ev.data)); });
-  es.addEventListener("edit", function (ev) { onEdit(JSON.parse(ev.data)); });
-  es.addEventListener("hide", function (ev) { onHide(JSON.parse(ev.data)); });
-  es.addEventListener("reaction", function (ev) { onReaction(JSON.parse(ev.data)); });
-  es.addEventListener("pin", function (ev) { onPin(JSON.parse(ev.data)); });
-  es.addEventListener("state", function (ev) { onState(JSON.parse(ev.data)); });
-  es.addEventListener("open", function () {
-    if (status) { status.hidden = true; status.textContent = ""; }
-  });
-  es.addEventListener("error", function () {
-    if (status && state !== "ended") {
-      status.hidden = false;
-      status.textContent = "Connection lost; reconnecting. Nothing will be missed.";
-    }
-  });
+  // A transcript does not change any more (an ended debate is never reopened): it needs no
+  // stream, and a reader of it is not counted among the room's readers.
+  var es = null;
+  if (state !== "ended") {
+    var url = room.getAttribute("data-events") + "?after=" + encodeURIComponent(room.getAttribute("data-last") || "0");
+    es = new EventSource(url);
+    es.addEventListener("message", function (ev) { onMessage(JSON.parse(ev.data)); });
+    es.addEventListener("edit", function (ev) { onEdit(JSON.parse(ev.data)); });
+    es.addEventListener("hide", function (ev) { onHide(JSON.parse(ev.data)); });
+    es.addEventListener("reaction", function (ev) { onReaction(JSON.parse(ev.data)); });
+    es.addEventListener("pin", function (ev) { onPin(JSON.parse(ev.data)); });
+    es.addEventListener("state", function (ev) { onState(JSON.parse(ev.data)); });
+    es.addEventListener("open", function () {
+      if (status) { status.hidden = true; status.textContent = ""; }
+    });
+    es.addEventListener("error", function () {
+      if (status && state !== "ended") {
+        status.hidden = false;
+        status.textContent = "Connection lost; reconnecting. Nothing will be missed.";
+      }
+    });
+  }
 
   if (pauseBtn) {
     pauseBtn.addEventListener("click", function () {
       paused = !paused;
+      // A toggle button keeps its name ("Pause"); aria-pressed (and the style) say its state.
       pauseBtn.setAttribute("aria-pressed", paused ? "true" : "false");
-      pauseBtn.textContent = paused ? "Resume" : "Pause";
       if (!paused) flush();
     });
   }
@@ -276,7 +294,8 @@
   function post(form, submitter) {
     var data = new URLSearchParams(new FormData(form));
     if (submitter && submitter.name) data.set(submitter.name, submitter.value);
-    return fetch(form.action, {
+    // The attribute, not form.action: a control named "action" (Mute/Ban) hides the property.
+    return fetch(form.getAttribute("action"), {
       method: "POST",
       headers: { "Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded" },
       body: data.toString(),

@@ -444,6 +444,7 @@ pub(crate) async fn events_response(
     let stream = room.subscribe(
         after,
         live::KEEPALIVE,
+        live::MIN_WRITE_GAP,
         Some(axum::body::Bytes::from_static(b"retry: 2000\n\n")),
     );
     Response::builder()
@@ -605,6 +606,7 @@ fn message_view(
     host_id: i64,
     reactions: Option<&serde_json::Map<String, serde_json::Value>>,
     by_id: &HashMap<i64, &MessageRow>,
+    question_ids: &HashMap<i64, i64>,
 ) -> minijinja::Value {
     let label = match m.kind.as_str() {
         "question" => format!("Q{}", m.question.unwrap_or(0)),
@@ -612,10 +614,7 @@ fn message_view(
         _ => String::new(),
     };
     let question_id = if m.kind == "answer" {
-        by_id
-            .values()
-            .find(|q| q.kind == "question" && q.question == m.question)
-            .map(|q| q.id)
+        m.question.and_then(|n| question_ids.get(&n).copied())
     } else {
         None
     };
@@ -689,9 +688,15 @@ async fn render_room(
     let mut staff_ids = state.store.debate_moderators(d.id).await?;
     staff_ids.push(d.host_id);
     let by_id: HashMap<i64, &MessageRow> = messages.iter().map(|m| (m.id, m)).collect();
+    // Question number → the question's message id, for the answers' links.
+    let qids: HashMap<i64, i64> = messages
+        .iter()
+        .filter(|m| m.kind == "question")
+        .filter_map(|m| m.question.map(|n| (n, m.id)))
+        .collect();
     let views: Vec<minijinja::Value> = messages
         .iter()
-        .map(|m| message_view(m, &staff_ids, d.host_id, counts.get(&m.id), &by_id))
+        .map(|m| message_view(m, &staff_ids, d.host_id, counts.get(&m.id), &by_id, &qids))
         .collect();
     let questions: Vec<minijinja::Value> = messages
         .iter()
@@ -706,10 +711,10 @@ async fn render_room(
                 let answers: Vec<minijinja::Value> = messages
                     .iter()
                     .filter(|a| a.kind == "answer" && a.question == qm.question)
-                    .map(|a| message_view(a, &staff_ids, d.host_id, counts.get(&a.id), &by_id))
+                    .map(|a| message_view(a, &staff_ids, d.host_id, counts.get(&a.id), &by_id, &qids))
                     .collect();
                 minijinja::context! {
-                    m => message_view(qm, &staff_ids, d.host_id, counts.get(&qm.id), &by_id), answers,
+                    m => message_view(qm, &staff_ids, d.host_id, counts.get(&qm.id), &by_id, &qids), answers,
                 }
             })
             .collect()
@@ -731,7 +736,7 @@ async fn render_room(
     let pinned = d
         .pinned_id
         .and_then(|p| by_id.get(&p))
-        .map(|m| message_view(m, &staff_ids, d.host_id, None, &by_id));
+        .map(|m| message_view(m, &staff_ids, d.host_id, None, &by_id, &qids));
     let mut viewer = None;
     let mut act = None;
     let mut prepared: Vec<String> = Vec::new();
