@@ -160,7 +160,9 @@ mod debate {
             .args(["-c", "import icalendar"])
             .output();
         if !probe.is_ok_and(|o| o.status.success()) {
-            println!("skipped: python3 with the icalendar package is not available");
+            let msg = "SKIPPED: python3 with the icalendar package is not available";
+            assert!(std::env::var("COLLOQUY_REQUIRE_SERVICES").is_err(), "{msg}");
+            eprintln!("{msg}");
             return;
         }
         let description = "Line one; with, punctuation \\ and\nline two — ☕🍵 ".repeat(6);
@@ -189,8 +191,14 @@ mod debate {
     print(str(ev["URL"]))
     sys.stdout.write(str(ev["DESCRIPTION"]))
     "#;
+        // The script is indented with this file; Python wants it at the margin.
+        let script: String = script
+            .lines()
+            .map(|l| l.strip_prefix("    ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
         let mut child = Command::new("python3")
-            .args(["-c", script])
+            .args(["-c", &script])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
