@@ -66,6 +66,10 @@ pub struct Mention {
     /// Plain text of `e-content` (or `p-summary`), whitespace collapsed, at most
     /// [`MAX_CONTENT_TEXT`] characters.
     pub content_text: Option<String>,
+    /// The writer's own words in `e-content`: its text without nested microformats (the
+    /// `h-cite` a reblog quotes), so "Reblogged this and commented: …" shows the comment,
+    /// not the quote again.
+    pub comment_text: Option<String>,
     /// The `e-content` inner HTML as found (the caller sanitises it).
     pub content_html: Option<String>,
     /// `dt-published` as written.
@@ -97,6 +101,7 @@ pub fn read_mention(source_url: &Url, body: &str, target: &Url) -> Option<Mentio
         author_photo: None,
         name: None,
         content_text: None,
+        comment_text: None,
         content_html: None,
         published: None,
         url: None,
@@ -111,6 +116,8 @@ pub fn read_mention(source_url: &Url, body: &str, target: &Url) -> Option<Mentio
         if let Some(content) = first(&props, Prefix::E, "content") {
             mention.content_html = Some(content.inner_html());
             mention.content_text = non_empty(truncate(&text_of(content), MAX_CONTENT_TEXT));
+            mention.comment_text =
+                non_empty(truncate(&text_without(content, true), MAX_CONTENT_TEXT));
         } else if let Some(summary) = first(&props, Prefix::P, "summary") {
             mention.content_text = non_empty(truncate(&p_value(summary), MAX_CONTENT_TEXT));
         }
@@ -665,6 +672,11 @@ fn is_block(name: &str) -> bool {
 /// The visible text of an element: no script, style, template or noscript contents,
 /// `<img alt>` in place of images, whitespace collapsed.
 fn text_of(e: ElementRef<'_>) -> String {
+    text_without(e, false)
+}
+
+/// `text_of`, leaving out nested microformat roots (`h-*` classes) when `nested` is true.
+fn text_without(e: ElementRef<'_>, nested: bool) -> String {
     enum Step<N> {
         Open(N),
         Close(N),
@@ -678,6 +690,9 @@ fn text_of(e: ElementRef<'_>) -> String {
                 Node::Element(el) => {
                     let name = el.name();
                     if is_hidden(name) {
+                        continue;
+                    }
+                    if nested && node.id() != e.id() && el.classes().any(|c| c.starts_with("h-")) {
                         continue;
                     }
                     if name == "img" {

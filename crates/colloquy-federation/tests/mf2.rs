@@ -269,6 +269,7 @@ fn no_author() {
             author_photo: None,
             name: None,
             content_text: None,
+            comment_text: None,
             content_html: None,
             published: None,
             url: None,
@@ -499,4 +500,15 @@ fn garbage_input_does_not_panic() {
         let _ = read(page);
         let _ = links_to(&url(SOURCE), page, &url(TARGET));
     }
+}
+
+#[test]
+fn a_reblogs_comment_leaves_out_the_quote() {
+    let page = r#"<div class="h-entry"><div class="e-content"><p>A fair summary; read it.</p>
+      <blockquote class="h-cite u-repost-of"><p><a class="u-url p-name" href="https://colloquy.example/posts/hello-world">Hello</a></p>
+      <p class="p-content">The whole quoted text.</p></blockquote></div></div>"#;
+    let m = read(page).unwrap();
+    assert_eq!(m.kind, MentionKind::Repost);
+    assert_eq!(m.comment_text, some("A fair summary; read it."));
+    assert!(m.content_text.unwrap().contains("The whole quoted text."));
 }

@@ -52,7 +52,23 @@ pub struct Room {
     /// Set when the node shuts down: every reader's stream ends (its client reconnects to
     /// another node, or to this one after the restart, and resumes).
     closed: AtomicBool,
+    /// When readers were last woken, and whether a wake-up is already scheduled.
+    pace: Mutex<Pace>,
+    /// Writes per second this room's readers may cost in all (see [`Room::wake_gap`]).
+    write_budget: f64,
 }
+
+#[derive(Default)]
+struct Pace {
+    last: Option<tokio::time::Instant>,
+    scheduled: bool,
+}
+
+/// Writes per second a room's readers may cost in all by default: each write is a system
+/// call for one reader, and a few microseconds of the machine.
+pub const WRITE_BUDGET: f64 = 80_000.0;
+/// The longest a room waits before waking its readers, however many they are.
+pub const MAX_WAKE_GAP: Duration = Duration::from_millis(120);
 
 impl Room {
     fn new(id: i64) -> Self {
@@ -64,7 +80,60 @@ impl Room {
             readers: AtomicUsize::new(0),
             load_lock: tokio::sync::Mutex::new(()),
             touched: AtomicI64::new(unix_now()),
+            pace: Mutex::new(Pace::default()),
+            write_budget: WRITE_BUDGET,
         }
+    }
+
+    /// The least time between two wake-ups of this room's readers: with few readers none
+    /// (every event goes out at once); with many, events that arrive close together reach
+    /// each reader in one write, so that a busy room with thousands of readers costs about
+    /// `write_budget` writes a second instead of readers × events.
+    pub fn wake_gap(&self) -> Duration {
+        let gap = Duration::from_secs_f64(self.readers() as f64 / self.write_budget);
+        if gap < Duration::from_millis(2) {
+            Duration::ZERO
+        } else {
+            gap.min(MAX_WAKE_GAP)
+        }
+    }
+
+    /// Wakes the readers now, or schedules one wake-up at the end of the current gap.
+    fn wake(self: &Arc<Self>) {
+        let now = tokio::time::Instant::now();
+        let gap = self.wake_gap();
+        let mut pace = lock(&self.pace);
+        match pace.last {
+            Some(last) if now < last + gap => {
+                if pace.scheduled {
+                    return;
+                }
+                let Ok(rt) = tokio::runtime::Handle::try_current() else {
+                    drop(pace);
+                    return self.wake_now();
+                };
+                pace.scheduled = true;
+                let room = self.clone();
+                rt.spawn(async move {
+                    tokio::time::sleep_until(last + gap).await;
+                    room.wake_now();
+                });
+            }
+            _ => {
+                pace.last = Some(now);
+                drop(pace);
+                self.latest.send_replace(self.last_seq());
+            }
+        }
+    }
+
+    fn wake_now(&self) {
+        {
+            let mut pace = lock(&self.pace);
+            pace.scheduled = false;
+            pace.last = Some(tokio::time::Instant::now());
+        }
+        self.latest.send_replace(self.last_seq());
     }
 
     pub fn id(&self) -> i64 {
@@ -73,7 +142,10 @@ impl Room {
 
     /// The number of the last event in this node's log.
     pub fn last_seq(&self) -> u64 {
-        *self.latest.borrow()
+        match self.frames.read() {
+            Ok(f) => f.len() as u64,
+            Err(p) => p.into_inner().len() as u64,
+        }
     }
 
     /// Readers connected to this node now.
@@ -82,7 +154,7 @@ impl Room {
     }
 
     /// Offers event `seq` (its `kind` and one-line JSON `data`) to the log.
-    pub fn append(&self, seq: u64, kind: &str, data: &str) -> Appended {
+    pub fn append(self: &Arc<Self>, seq: u64, kind: &str, data: &str) -> Appended {
         let mut frames = match self.frames.write() {
             Ok(f) => f,
             Err(p) => p.into_inner(),
@@ -96,7 +168,7 @@ impl Room {
         }
         frames.push(frame(seq, kind, data));
         drop(frames);
-        self.latest.send_replace(seq);
+        self.wake();
         Appended::Added
     }
 
@@ -134,16 +206,12 @@ impl Room {
     /// A reader's stream: every frame after `after`, then live ones as they are appended,
     /// with a keep-alive comment after `keepalive` of silence. `first` (e.g. a `retry:`
     /// line) is sent before anything else. Counts as a reader while it exists.
-    ///
-    /// Writes to one reader are at least `min_gap` apart: the first event after a quiet spell
-    /// goes at once, and in a busy room whatever arrived meanwhile goes in the next write.
-    /// Each write is a system call per reader; with thousands of readers, coalescing is what
-    /// keeps delivery ahead of a fast room, at the cost of at most `min_gap` of latency.
+    /// A reader woken late (a busy room, a slow connection) gets all its pending frames in
+    /// one write.
     pub fn subscribe(
         self: &Arc<Self>,
         after: u64,
         keepalive: Duration,
-        min_gap: Duration,
         first: Option<Bytes>,
     ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
         self.readers.fetch_add(1, Ordering::Relaxed);
@@ -153,7 +221,6 @@ impl Room {
             cursor: after,
             rx: self.latest.subscribe(),
             first,
-            last_write: None,
         };
         futures_util::stream::unfold(reader, move |mut r| async move {
             if let Some(f) = r.first.take() {
@@ -166,18 +233,8 @@ impl Room {
                 if r.room.closed.load(Ordering::Acquire) {
                     return None;
                 }
-                if r.room.last_seq() > r.cursor {
-                    if let Some(last) = r.last_write {
-                        let ready = last + min_gap;
-                        if tokio::time::Instant::now() < ready {
-                            tokio::time::sleep_until(ready).await;
-                            continue; // take everything that arrived meanwhile
-                        }
-                    }
-                }
                 if let Some((bytes, upto)) = r.room.frames_after(r.cursor) {
                     r.cursor = upto;
-                    r.last_write = Some(tokio::time::Instant::now());
                     return Some((Ok(bytes), r));
                 }
                 match tokio::time::timeout(keepalive, r.rx.changed()).await {
@@ -195,7 +252,6 @@ struct Reader {
     cursor: u64,
     rx: watch::Receiver<u64>,
     first: Option<Bytes>,
-    last_write: Option<tokio::time::Instant>,
 }
 
 impl Drop for Reader {
@@ -289,6 +345,13 @@ impl Hub {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -311,7 +374,7 @@ mod tests {
 
     #[test]
     fn events_are_appended_only_in_sequence() {
-        let room = Room::new(1);
+        let room = Arc::new(Room::new(1));
         assert_eq!(room.append(2, "message", "{}"), Appended::Gap);
         assert_eq!(room.append(1, "message", "{}"), Appended::Added);
         assert_eq!(room.append(1, "message", "{}"), Appended::Known);
@@ -334,7 +397,7 @@ mod tests {
         for i in 1..=5 {
             room.append(i, "message", &format!("{{\"id\":{i}}}"));
         }
-        let mut s = Box::pin(room.subscribe(3, Duration::from_secs(30), Duration::ZERO, None));
+        let mut s = Box::pin(room.subscribe(3, Duration::from_secs(30), None));
         let backlog = s.next().await.unwrap().unwrap();
         assert_eq!(ids(&backlog), vec![4, 5], "the backlog comes in one write");
         assert_eq!(room.readers(), 1);
@@ -355,7 +418,6 @@ mod tests {
         let mut s = Box::pin(room.subscribe(
             0,
             Duration::from_millis(10),
-            Duration::ZERO,
             Some(Bytes::from_static(b"retry: 2000\n\n")),
         ));
         assert_eq!(&s.next().await.unwrap().unwrap()[..], b"retry: 2000\n\n");
@@ -369,7 +431,7 @@ mod tests {
         for i in 1..=1000 {
             room.append(i, "message", &body);
         }
-        let mut s = Box::pin(room.subscribe(0, Duration::from_secs(30), Duration::ZERO, None));
+        let mut s = Box::pin(room.subscribe(0, Duration::from_secs(30), None));
         let mut seen = Vec::new();
         while seen.len() < 1000 {
             let chunk = s.next().await.unwrap().unwrap();
@@ -384,43 +446,73 @@ mod tests {
         let hub = Hub::new();
         let room = hub.room(1);
         room.append(1, "state", "{}");
-        let mut s = Box::pin(room.subscribe(1, Duration::from_secs(30), Duration::ZERO, None));
+        let mut s = Box::pin(room.subscribe(1, Duration::from_secs(30), None));
         let h = tokio::spawn(async move { s.next().await.is_none() });
         tokio::time::sleep(Duration::from_millis(20)).await;
         hub.close_all();
         assert!(h.await.unwrap(), "the waiting stream ended");
         let late = hub.room(2);
-        let mut s = Box::pin(late.subscribe(0, Duration::from_secs(30), Duration::ZERO, None));
+        let mut s = Box::pin(late.subscribe(0, Duration::from_secs(30), None));
         assert!(s.next().await.is_none());
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_busy_room_is_written_in_batches_at_most_every_gap() {
-        let room = Arc::new(Room::new(1));
+    async fn a_crowded_room_wakes_its_readers_in_batches() {
+        let room = Arc::new(Room {
+            write_budget: 100.0, // 10 readers: a 100 ms gap
+            ..Room::new(1)
+        });
+        let mut streams: Vec<_> = (0..10)
+            .map(|_| Box::pin(room.subscribe(0, Duration::from_secs(30), None)))
+            .collect();
+        assert_eq!(room.wake_gap(), Duration::from_millis(100));
         room.append(1, "message", "{}");
-        let gap = Duration::from_millis(50);
-        let mut s = Box::pin(room.subscribe(0, Duration::from_secs(30), gap, None));
+        let mut first = streams.remove(0);
         assert_eq!(
-            ids(&s.next().await.unwrap().unwrap()),
+            ids(&first.next().await.unwrap().unwrap()),
             vec![1],
             "the first goes at once"
         );
+        // The reader waits; four events arrive close together; it is woken once, after the gap.
+        let waiting = tokio::spawn(async move {
+            let got = ids(&first.next().await.unwrap().unwrap());
+            (got, tokio::time::Instant::now())
+        });
+        tokio::task::yield_now().await;
         let start = tokio::time::Instant::now();
         for i in 2..=5 {
             room.append(i, "message", "{}");
         }
-        let batch = s.next().await.unwrap().unwrap();
+        let (got, at) = waiting.await.unwrap();
         assert_eq!(
-            ids(&batch),
+            got,
             vec![2, 3, 4, 5],
             "what came meanwhile goes in one write"
         );
-        assert!(start.elapsed() >= gap - Duration::from_millis(1));
+        assert!(at - start >= Duration::from_millis(99), "{:?}", at - start);
+        for s in streams.iter_mut() {
+            let got = ids(&s.next().await.unwrap().unwrap());
+            assert_eq!(
+                got,
+                vec![1, 2, 3, 4, 5],
+                "a reader polled late gets it all at once"
+            );
+        }
+        let mut s = Box::pin(room.subscribe(5, Duration::from_secs(30), None));
         tokio::time::sleep(Duration::from_secs(1)).await;
         room.append(6, "message", "{}");
         let t = tokio::time::Instant::now();
         assert_eq!(ids(&s.next().await.unwrap().unwrap()), vec![6]);
-        assert!(t.elapsed() < gap, "after a quiet spell there is no wait");
+        assert!(
+            t.elapsed() < Duration::from_millis(1),
+            "after a quiet spell there is no wait"
+        );
+        drop(streams);
+        assert_eq!(
+            Room::new(2).wake_gap(),
+            Duration::ZERO,
+            "no readers, no wait"
+        );
     }
 
     #[test]
@@ -430,7 +522,7 @@ mod tests {
         hub.room(2);
         a.touched.store(0, Ordering::Relaxed);
         hub.get(2).unwrap().touched.store(0, Ordering::Relaxed);
-        let _reader = a.subscribe(0, Duration::from_secs(1), Duration::ZERO, None);
+        let _reader = a.subscribe(0, Duration::from_secs(1), None);
         assert_eq!(hub.evict_idle(60), 1);
         assert!(hub.get(1).is_some());
         assert!(hub.get(2).is_none());

@@ -67,6 +67,10 @@ pub struct AppState {
     recent_posts: std::sync::Mutex<std::collections::HashMap<i64, Vec<i64>>>,
     /// This node's debate rooms and their readers.
     live: live::Live,
+    /// The main runtime (background work, the database pool). The HTTP runtimes also carry
+    /// every open debate stream; work that must not queue behind thousands of readers runs
+    /// here (`offload`).
+    main_rt: tokio::runtime::Handle,
 }
 
 /// At most this many new posts or pages per user in `POST_WINDOW` seconds, on each node.
@@ -106,6 +110,7 @@ impl AppState {
             pending_thoughts: AtomicI64::new(0),
             recent_posts: Default::default(),
             live: live::Live::default(),
+            main_rt: tokio::runtime::Handle::current(),
         }))
     }
 
@@ -144,6 +149,19 @@ impl AppState {
         }
         times.push(now);
         Ok(())
+    }
+
+    /// Runs `work` on the main runtime and waits for it: posting to a debate room with
+    /// thousands of readers on this node's HTTP runtimes would otherwise wait behind their
+    /// writes at every database round trip.
+    pub async fn offload<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, WebError> {
+        self.main_rt
+            .spawn(work)
+            .await
+            .map_err(|e| WebError::Internal(anyhow::anyhow!("offloaded work failed: {e}")))
     }
 
     /// The node is stopping: ends every debate reader's stream so the HTTP servers can finish.

@@ -25,8 +25,6 @@ pub const OVERTIME_GRACE: i64 = 60 * 60;
 pub const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// A keep-alive comment after this much silence on a reader's stream.
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
-/// The least time between two writes to one reader: a busy room's events are coalesced.
-pub const MIN_WRITE_GAP: Duration = Duration::from_millis(40);
 /// Guest registrations one address may make per hour.
 const GUEST_REGISTRATIONS_PER_HOUR: usize = 10;
 /// How many events one load from the store reads at a time.
@@ -191,7 +189,7 @@ pub async fn loaded_room(state: &AppState, d: &DebateRow) -> Result<Arc<Room>, W
 }
 
 /// Appends to a room every event the store has after the room's last one.
-pub async fn load(state: &AppState, room: &Room) -> Result<(), WebError> {
+pub async fn load(state: &AppState, room: &Arc<Room>) -> Result<(), WebError> {
     let _one_at_a_time = room.load_lock.lock().await;
     loop {
         let after = room.last_seq() as i64;

@@ -426,13 +426,21 @@ async fn a_reblog_with_comment_shows_on_the_original(backend: Backend) {
         .await,
         "the reblog reaches the original as a reblog"
     );
-    let id = pending(&b, &tb)
+    let reblog = pending(&b, &tb)
         .await
         .into_iter()
         .find(|t| t["kind"] == "reblog")
-        .unwrap()["id"]
-        .as_i64()
         .unwrap();
+    let id = reblog["id"].as_i64().unwrap();
+    let said = reblog["body_markdown"].as_str().unwrap();
+    assert!(
+        said.contains("commented: A fair summary; read it."),
+        "{said}"
+    );
+    assert!(
+        !said.contains("What we heard in the debate"),
+        "the comment is the reblogger's words, not the quote again: {said}"
+    );
     let r = b
         .client
         .post(b.url(&format!("/api/v1/thoughts/{id}/approve")))

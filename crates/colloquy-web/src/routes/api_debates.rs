@@ -519,11 +519,23 @@ pub async fn create_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (user, role) = api_user(&state, &headers).await?;
-    let d = debate_by_path(&state, &id).await?;
-    let input: MessageJsonInput = parse_json(&headers, &body)?;
+    let work = state.clone();
+    state
+        .offload(async move { post_message(&work, &id, &headers, &body).await })
+        .await?
+}
+
+async fn post_message(
+    state: &SharedState,
+    id: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let (user, role) = api_user(state, headers).await?;
+    let d = debate_by_path(state, id).await?;
+    let input: MessageJsonInput = parse_json(headers, body)?;
     let (row, ev) = live::post_message(
-        &state,
+        state,
         &d,
         &user,
         role,

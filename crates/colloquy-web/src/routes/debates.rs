@@ -444,7 +444,6 @@ pub(crate) async fn events_response(
     let stream = room.subscribe(
         after,
         live::KEEPALIVE,
-        live::MIN_WRITE_GAP,
         Some(axum::body::Bytes::from_static(b"retry: 2000\n\n")),
     );
     Response::builder()

@@ -268,13 +268,22 @@ async fn store_mention(
         .take(600)
         .collect();
     let (kind, markdown) = match m.kind {
-        MentionKind::Repost => (
-            "reblog",
-            format!(
-                "Reblogged this on [{}]({source}) and commented: {excerpt}",
-                md_text(&site)
-            ),
-        ),
+        MentionKind::Repost => {
+            let comment: String = m
+                .comment_text
+                .clone()
+                .unwrap_or_default()
+                .chars()
+                .take(600)
+                .collect();
+            (
+                "reblog",
+                format!(
+                    "Reblogged this on [{}]({source}) and commented: {comment}",
+                    md_text(&site)
+                ),
+            )
+        }
         MentionKind::Reply => ("reply", excerpt.clone()),
         _ if default_kind == "pingback" => (
             "pingback",
