@@ -329,8 +329,17 @@
     if (form.classList.contains("react-form") || form.classList.contains("mod-form")) {
       if (form.closest(".mod-panel")) return; // room controls reload the page
       ev.preventDefault();
+      var who = ev.submitter && (ev.submitter.value === "mute" || ev.submitter.value === "ban") ? ev.submitter : null;
       post(form, ev.submitter).then(function (r) {
         if (!r.ok && r.body && r.body.error) say(r.body.error.message);
+        // Muting and banning change no message, so nothing in the stream shows they worked.
+        if (r.ok && who) {
+          var note = document.createElement("span");
+          note.setAttribute("role", "status");
+          note.className = "mod-done";
+          note.textContent = (who.value === "mute" ? "Muted" : "Banned") + (who.querySelector(".visually-hidden") ? who.querySelector(".visually-hidden").textContent : "") + ".";
+          form.appendChild(note);
+        }
       });
     }
   });

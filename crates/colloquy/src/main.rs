@@ -3,6 +3,7 @@
 mod config;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 use colloquy_core::user::NewAccount;
 use colloquy_store::Store;
@@ -265,7 +266,12 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
                         .enable_all()
                         .build()?;
                     rt.block_on(async move {
-                        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+                        // Small writes (a debate event, a keep-alive) go out at once: no
+                        // Nagle delay behind an unacknowledged earlier write.
+                        let listener =
+                            tokio::net::TcpListener::from_std(std_listener)?.tap_io(|tcp| {
+                                let _ = tcp.set_nodelay(true);
+                            });
                         axum::serve(listener, app)
                             .with_graceful_shutdown(async move {
                                 let _ = stop.wait_for(|s| *s).await;
