@@ -24,6 +24,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "debates.html",
     "debate.html",
     "debate_message.html",
+    "debate_edit.html",
     "debate_room.html",
     "debate_confirm.html",
     "admin/debates.html",

@@ -120,6 +120,23 @@
     li.querySelectorAll(".visually-hidden").forEach(function (s) {
       s.textContent = s.textContent.replace("message 0", "message " + m.id);
     });
+    // One's own new message can be changed for 15 minutes, as on the page after a refresh.
+    var editTpl = document.getElementById("edit-template");
+    var me = room.getAttribute("data-me");
+    if (editTpl && me && m.author && String(m.author.id) === me) {
+      var edit = editTpl.content.firstElementChild.cloneNode(true);
+      var ef = edit.querySelector("form");
+      ef.setAttribute("action", ef.getAttribute("action").replace("/messages/0/", "/messages/" + m.id + "/"));
+      var ta = edit.querySelector("textarea");
+      ta.id = "edit-" + m.id;
+      ta.value = m.body || "";
+      edit.querySelector("label").setAttribute("for", ta.id);
+      edit.querySelectorAll(".visually-hidden").forEach(function (s) {
+        s.textContent = s.textContent.replace("message 0", "message " + m.id);
+      });
+      var actions = li.querySelector(".msg-actions");
+      if (actions) actions.appendChild(edit);
+    }
     li.querySelectorAll('input[name="user_id"]').forEach(function (u) {
       var f = u.closest("form");
       if (!(m.author && m.author.id && !m.author.staff)) { f.remove(); return; }
@@ -324,6 +341,18 @@
         if (err.code === "confidentiality") document.getElementById("sensitive").hidden = false;
         composeStatus.textContent = err.message + (r.retry ? " (wait " + r.retry + " s)" : "");
       }).catch(function () { composeStatus.textContent = "Could not reach the server; your text is kept. Try again."; });
+      return;
+    }
+    if (form.classList.contains("edit-form")) {
+      ev.preventDefault();
+      post(form, ev.submitter).then(function (r) {
+        if (r.ok) {
+          var d = form.closest("details");
+          if (d) d.open = false;
+        } else if (r.body && r.body.error) {
+          say(r.body.error.message);
+        }
+      });
       return;
     }
     if (form.classList.contains("react-form") || form.classList.contains("mod-form")) {

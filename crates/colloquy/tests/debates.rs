@@ -1294,8 +1294,30 @@ async fn the_room_works_without_javascript(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    let mid = to.rsplit("#m").next().unwrap().to_owned();
     let (_, page) = node.text(&live).await;
     assert!(page.contains("Written without JavaScript"));
+    // The writer may change it for 15 minutes, with a labelled form.
+    let edit = format!("{base}messages/{mid}/edit");
+    assert!(page.contains(&edit), "an edit form for one's own message");
+    let r = node
+        .client
+        .post(node.url(&edit))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("body", "Written, and corrected, without JavaScript"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (_, page) = node.text(&live).await;
+    assert!(page.contains("Written, and corrected, without JavaScript"));
+    assert!(
+        page.contains("<span class=\"msg-edited\">(edited)</span>"),
+        "marked as edited"
+    );
     // A refused message comes back with the reason and the text kept.
     let r = node
         .client

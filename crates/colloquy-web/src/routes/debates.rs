@@ -606,6 +606,7 @@ fn message_view(
     reactions: Option<&serde_json::Map<String, serde_json::Value>>,
     by_id: &HashMap<i64, &MessageRow>,
     question_ids: &HashMap<i64, i64>,
+    me: Option<i64>,
 ) -> minijinja::Value {
     let label = match m.kind.as_str() {
         "question" => format!("Q{}", m.question.unwrap_or(0)),
@@ -638,8 +639,12 @@ fn message_view(
     let at = jiff::Timestamp::from_second(m.created_at)
         .map(|t| t.strftime("%H:%M UTC").to_string())
         .unwrap_or_default();
+    let editable = me.is_some()
+        && m.user_id == me
+        && !m.hidden
+        && colloquy_store::now() - m.created_at <= colloquy_core::thought::EDIT_WINDOW_SECONDS;
     minijinja::context! {
-        id => m.id, kind => m.kind, label, question => m.question, question_id,
+        id => m.id, kind => m.kind, label, question => m.question, question_id, editable,
         reply_to => m.reply_to, reply_label, author => m.author_name, user_id => m.user_id, staff,
         html => if m.hidden { String::new() } else { m.body_html.clone() },
         text => m.body, hidden => m.hidden, edited => m.edited_at.is_some(),
@@ -687,6 +692,7 @@ async fn render_room(
     let mut staff_ids = state.store.debate_moderators(d.id).await?;
     staff_ids.push(d.host_id);
     let by_id: HashMap<i64, &MessageRow> = messages.iter().map(|m| (m.id, m)).collect();
+    let me_id = me.map(|m| m.user.id);
     // Question number → the question's message id, for the answers' links.
     let qids: HashMap<i64, i64> = messages
         .iter()
@@ -695,7 +701,17 @@ async fn render_room(
         .collect();
     let views: Vec<minijinja::Value> = messages
         .iter()
-        .map(|m| message_view(m, &staff_ids, d.host_id, counts.get(&m.id), &by_id, &qids))
+        .map(|m| {
+            message_view(
+                m,
+                &staff_ids,
+                d.host_id,
+                counts.get(&m.id),
+                &by_id,
+                &qids,
+                me_id,
+            )
+        })
         .collect();
     let questions: Vec<minijinja::Value> = messages
         .iter()
@@ -710,10 +726,10 @@ async fn render_room(
                 let answers: Vec<minijinja::Value> = messages
                     .iter()
                     .filter(|a| a.kind == "answer" && a.question == qm.question)
-                    .map(|a| message_view(a, &staff_ids, d.host_id, counts.get(&a.id), &by_id, &qids))
+                    .map(|a| message_view(a, &staff_ids, d.host_id, counts.get(&a.id), &by_id, &qids, me_id))
                     .collect();
                 minijinja::context! {
-                    m => message_view(qm, &staff_ids, d.host_id, counts.get(&qm.id), &by_id, &qids), answers,
+                    m => message_view(qm, &staff_ids, d.host_id, counts.get(&qm.id), &by_id, &qids, me_id), answers,
                 }
             })
             .collect()
@@ -735,7 +751,7 @@ async fn render_room(
     let pinned = d
         .pinned_id
         .and_then(|p| by_id.get(&p))
-        .map(|m| message_view(m, &staff_ids, d.host_id, None, &by_id, &qids));
+        .map(|m| message_view(m, &staff_ids, d.host_id, None, &by_id, &qids, me_id));
     let mut viewer = None;
     let mut act = None;
     let mut prepared: Vec<String> = Vec::new();
