@@ -310,6 +310,20 @@ try {
     for (const [p, n] of [[a, "A"], [r, "the reader"]]) await notReloaded(p, n);
   });
 
+  await check("A corrects A's own answer in place; everyone sees the corrected text, marked edited", async () => {
+    const corrected = "Yes: nothing about them without them, even when it slows the case review down.";
+    const mine = a.locator(`#m${aAnswerId}`);
+    assert((await b.locator(`#m${aAnswerId} .edit-own`).count()) === 0, "B may not edit A's answer");
+    await mine.locator(".edit-own summary").click();
+    await mine.getByLabel("Corrected text").fill(corrected);
+    await mine.getByRole("button", { name: /^Save/ }).click();
+    for (const p of [a, b, r, h]) {
+      await p.locator(`#m${aAnswerId} .msg-body`, { hasText: corrected }).waitFor({ timeout: 10000 });
+      assert(await p.locator(`#m${aAnswerId} .msg-edited`).isVisible(), "not marked as edited");
+    }
+    for (const [p, n] of [[a, "A"], [r, "the reader"]]) await notReloaded(p, n);
+  });
+
   await check("the host mutes B from B's live reply; B's next message is refused with the reason", async () => {
     const [res] = await Promise.all([
       h.waitForResponse((x) => x.url().endsWith(`${announcePath}room`) && x.request().method() === "POST"),
