@@ -240,6 +240,23 @@ pub async fn post_message(
     role: Role,
     input: MessageInput,
 ) -> Result<(MessageRow, DebateEvent), WebError> {
+    let r = checked_post(state, d, user, role, input).await;
+    match &r {
+        Ok(_) => metrics::counter!("debate_messages_total").increment(1),
+        Err(e) => {
+            metrics::counter!("debate_messages_refused_total", "code" => e.code()).increment(1)
+        }
+    }
+    r
+}
+
+async fn checked_post(
+    state: &SharedState,
+    d: &DebateRow,
+    user: &UserRow,
+    role: Role,
+    input: MessageInput,
+) -> Result<(MessageRow, DebateEvent), WebError> {
     if !has_accepted(state, user.id).await? {
         return Err(WebError::Forbidden(
             "accept the code of conduct before taking part: read it in the room and tick the box (API: POST /api/v1/debates/{id}/code-of-conduct)".into(),
@@ -672,7 +689,13 @@ pub async fn tick(state: &SharedState) -> anyhow::Result<()> {
 /// Checks every room this node holds against the store, reports its readers, and drops
 /// idle rooms.
 pub async fn check_rooms(state: &SharedState, report: bool) {
-    for room in state.live.hub.rooms() {
+    let rooms = state.live.hub.rooms();
+    if report {
+        let readers: usize = rooms.iter().map(|r| r.readers()).sum();
+        metrics::gauge!("debate_readers").set(readers as f64);
+        metrics::gauge!("debate_rooms_held").set(rooms.len() as f64);
+    }
+    for room in rooms {
         if let Err(e) = load(state, &room).await {
             tracing::warn!(error = %e, debate = room.id(), "could not check a room");
         }

@@ -1345,6 +1345,9 @@ async fn the_room_works_without_javascript(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    let (_, metrics) = node.text("/metrics").await;
+    assert!(metrics.contains("debate_messages_total"), "{metrics}");
+    assert!(metrics.contains("debate_messages_refused_total"));
     let presence: Value = node
         .client
         .get(node.url(&format!("{base}presence")))
