@@ -55,6 +55,26 @@ pub struct Live {
     readers: Mutex<HashMap<i64, i64>>,
     guest_registrations: Mutex<HashMap<String, Vec<i64>>>,
     conduct: crate::cache::Memo<(), Arc<Conduct>>,
+    /// Recent answers of `/debates/<slug>/presence`, by slug.
+    presence: Mutex<HashMap<String, (std::time::Instant, serde_json::Value)>>,
+}
+
+/// How long a presence answer is reused.
+const PRESENCE_FRESH: Duration = Duration::from_secs(3);
+
+pub fn cached_presence(state: &AppState, slug: &str) -> Option<serde_json::Value> {
+    let map = lock(&state.live.presence);
+    map.get(slug)
+        .filter(|(at, _)| at.elapsed() < PRESENCE_FRESH)
+        .map(|(_, v)| v.clone())
+}
+
+pub fn keep_presence(state: &AppState, slug: &str, body: serde_json::Value) {
+    let mut map = lock(&state.live.presence);
+    if map.len() > 1000 {
+        map.retain(|_, (at, _)| at.elapsed() < PRESENCE_FRESH);
+    }
+    map.insert(slug.to_owned(), (std::time::Instant::now(), body));
 }
 
 impl Default for Live {
@@ -66,6 +86,7 @@ impl Default for Live {
             readers: Mutex::default(),
             guest_registrations: Mutex::default(),
             conduct: crate::cache::Memo::new(),
+            presence: Mutex::default(),
         }
     }
 }

@@ -459,17 +459,20 @@ async fn presence(
     State(state): State<SharedState>,
     Path(slug): Path<String>,
 ) -> Result<Response, WebError> {
+    // Every open room page asks every 15 s: answered from memory for a few seconds.
+    if let Some(body) = live::cached_presence(&state, &slug) {
+        return Ok(no_store(Json(body).into_response()));
+    }
     let d = debate_or_404(&state, &slug).await?;
     let f = state.store.debate_figures(d.id).await?;
-    Ok(no_store(
-        Json(serde_json::json!({
-            "readers": live::readers(&state, d.id),
-            "participants": f.participants,
-            "messages": f.messages,
-            "state": d.state,
-        }))
-        .into_response(),
-    ))
+    let body = serde_json::json!({
+        "readers": live::readers(&state, d.id),
+        "participants": f.participants,
+        "messages": f.messages,
+        "state": d.state,
+    });
+    live::keep_presence(&state, &slug, body.clone());
+    Ok(no_store(Json(body).into_response()))
 }
 
 fn per_minute(d: &DebateRow, messages: &[MessageRow]) -> Vec<u32> {
