@@ -407,18 +407,6 @@ impl Store {
         .collect())
     }
 
-    pub async fn debates_for_post(&self, post_id: i64) -> Result<Vec<DebateRow>> {
-        Ok(sqlx::query(&format!(
-            "SELECT {DEBATE_COLS} FROM debates WHERE post_id = $1 ORDER BY starts_at"
-        ))
-        .bind(post_id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(debate)
-        .collect())
-    }
-
     pub async fn debate_moderators(&self, id: i64) -> Result<Vec<i64>> {
         Ok(sqlx::query(
             "SELECT user_id FROM debate_moderators WHERE debate_id = $1 ORDER BY user_id",
@@ -531,12 +519,9 @@ impl Store {
                 return Ok(Err(Refusal::Muted));
             }
             let last: Option<i64> = p.get(1);
-            if !m.staff && l.slow_seconds > 0 {
-                if let Some(last) = last {
-                    let wait = last + l.slow_seconds - t;
-                    if wait > 0 {
-                        return Ok(Err(Refusal::SlowMode(wait)));
-                    }
+            if !m.staff {
+                if let Some(wait) = colloquy_core::debate::slow_mode_wait(last, t, l.slow_seconds) {
+                    return Ok(Err(Refusal::SlowMode(wait)));
                 }
             }
         }
@@ -905,25 +890,6 @@ impl Store {
         Ok(())
     }
 
-    /// `(muted in this debate, banned from debates)` for one person.
-    pub async fn participant_standing(&self, debate_id: i64, user_id: i64) -> Result<(bool, bool)> {
-        let muted = sqlx::query(
-            "SELECT muted FROM debate_participants WHERE debate_id = $1 AND user_id = $2",
-        )
-        .bind(debate_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|r| r.get::<i64, _>(0) != 0)
-        .unwrap_or(false);
-        let banned = sqlx::query("SELECT 1 FROM debate_bans WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some();
-        Ok((muted, banned))
-    }
-
     pub async fn debate_figures(&self, debate_id: i64) -> Result<DebateFigures> {
         let r = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM debate_participants WHERE debate_id = $1 AND messages > 0), \
@@ -1101,17 +1067,6 @@ impl Store {
         Ok(registration(&r))
     }
 
-    pub async fn registration(&self, id: i64) -> Result<RegistrationRow> {
-        sqlx::query(
-            "SELECT id, debate_id, user_id, email, name, status, created_at FROM debate_registrations WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|r| registration(&r))
-        .ok_or(StoreError::NotFound)
-    }
-
     pub async fn unregister(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM debate_registrations WHERE id = $1")
             .bind(id)
@@ -1199,19 +1154,6 @@ impl Store {
         .await?
         .rows_affected()
             == 1)
-    }
-
-    /// Message times, for the per-minute chart.
-    pub async fn debate_message_times(&self, debate_id: i64) -> Result<Vec<i64>> {
-        Ok(
-            sqlx::query("SELECT created_at FROM debate_messages WHERE debate_id = $1 ORDER BY id")
-                .bind(debate_id)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| r.get(0))
-                .collect(),
-        )
     }
 
     /// Waits for committed debate events from any node (PostgreSQL `LISTEN`); `None` on SQLite,

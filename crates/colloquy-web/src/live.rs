@@ -190,14 +190,19 @@ pub async fn is_staff(
     user: &UserRow,
     role: Role,
 ) -> Result<bool, WebError> {
-    if d.host_id == user.id || role == Role::Moderator || role >= Role::Editor {
+    if runs_the_room(d, user.id, role, &[]) {
         return Ok(true);
     }
-    Ok(state
-        .store
-        .debate_moderators(d.id)
-        .await?
-        .contains(&user.id))
+    let moderators = state.store.debate_moderators(d.id).await?;
+    Ok(runs_the_room(d, user.id, role, &moderators))
+}
+
+/// The rule behind [`is_staff`], for callers that have the debate's moderators at hand.
+pub fn runs_the_room(d: &DebateRow, user_id: i64, role: Role, moderators: &[i64]) -> bool {
+    d.host_id == user_id
+        || role == Role::Moderator
+        || role >= Role::Editor
+        || moderators.contains(&user_id)
 }
 
 /// This node's room for a debate, with every event the store had when it was asked for.
@@ -501,39 +506,51 @@ pub fn readers(state: &AppState, debate_id: i64) -> i64 {
         .max(local)
 }
 
-/// The calendar entry of a debate.
-pub fn ics(state: &AppState, d: &DebateRow) -> String {
+/// What a debate's calendar entry says beyond the debate row: the same in the `.ics` file
+/// and in the add-to-calendar links.
+pub struct CalendarText {
+    uid: String,
+    description: String,
+    url: String,
+}
+
+pub fn calendar_text(state: &AppState, d: &DebateRow) -> CalendarText {
     let u = urls(state, d);
     let host = url::Url::parse(&state.config.base_url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| "colloquy".into());
-    let uid = format!("debate-{}@{host}", d.id);
     let description = if d.description.is_empty() {
         format!("Live debate. Join at {}", u.live_url)
     } else {
         format!("{}\n\nJoin at {}", d.description, u.live_url)
     };
-    debate::ics(&calendar_event(d, &uid, &description, &u.live_url))
+    CalendarText {
+        uid: format!("debate-{}@{host}", d.id),
+        description,
+        url: u.live_url,
+    }
 }
 
-pub fn calendar_event<'a>(
-    d: &'a DebateRow,
-    uid: &'a str,
-    description: &'a str,
-    url: &'a str,
-) -> debate::CalendarEvent<'a> {
-    debate::CalendarEvent {
-        uid,
-        sequence: d.calendar_sequence,
-        stamp: d.updated_at,
-        start: d.starts_at,
-        duration_minutes: d.duration_minutes,
-        title: &d.title,
-        description,
-        url,
-        cancelled: false,
+impl CalendarText {
+    pub fn event<'a>(&'a self, d: &'a DebateRow) -> debate::CalendarEvent<'a> {
+        debate::CalendarEvent {
+            uid: &self.uid,
+            sequence: d.calendar_sequence,
+            stamp: d.updated_at,
+            start: d.starts_at,
+            duration_minutes: d.duration_minutes,
+            title: &d.title,
+            description: &self.description,
+            url: &self.url,
+            cancelled: false,
+        }
     }
+}
+
+/// The calendar entry of a debate.
+pub fn ics(state: &AppState, d: &DebateRow) -> String {
+    debate::ics(&calendar_text(state, d).event(d))
 }
 
 /// Mails the people registered for a debate whose time changed.

@@ -2,7 +2,9 @@
 //! code of conduct, post messages, read the stream and the transcript.
 
 use super::api::{parse_id, parse_json, ErrorBody};
-use super::debates::{act_on_message, events_response, resume_point, run_room, transcript_json};
+use super::debates::{
+    act_on_message, events_response, resume_point, run_room, transcript_json, EventsQuery,
+};
 use crate::auth::api_user;
 use crate::error::{ApiError, WebError};
 use crate::live::{self, MessageInput};
@@ -667,11 +669,6 @@ pub async fn transcript(
 ) -> Result<Response, ApiError> {
     let d = debate_by_path(&state, &id).await?;
     Ok(Json(transcript_json(&state, &d).await?).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct EventsQuery {
-    after: Option<String>,
 }
 
 /// The live stream (Server-Sent Events): `id:` is the event number; resume with

@@ -77,9 +77,8 @@ pub(crate) fn announcement_view(
     let u = live::urls(state, d);
     let zones = d.zone_list();
     let first = zones.first().map(String::as_str).unwrap_or("UTC");
-    let uid = format!("debate-{}", d.id);
-    let description = d.description.clone();
-    let ev = live::calendar_event(d, &uid, &description, &u.live_url);
+    let calendar = live::calendar_text(state, d);
+    let ev = calendar.event(d);
     minijinja::context! {
         id => d.id, title => d.title, state => d.state, path => live::debate_path(&d.slug),
         url => u.url, live_url => u.live_url, ics_url => u.ics_url,
@@ -418,9 +417,10 @@ pub(crate) fn resume_point(headers: &HeaderMap, after: Option<&str>) -> Result<u
     }
 }
 
+/// `?after=`: where a client that cannot send `Last-Event-ID` resumes.
 #[derive(Deserialize)]
-struct EventsQuery {
-    after: Option<String>,
+pub(crate) struct EventsQuery {
+    pub after: Option<String>,
 }
 
 async fn events(
@@ -692,7 +692,8 @@ async fn render_room(
 ) -> Result<Response, WebError> {
     let messages = state.store.debate_messages(d.id).await?;
     let counts = reaction_map(state, d.id).await?;
-    let mut staff_ids = state.store.debate_moderators(d.id).await?;
+    let moderators = state.store.debate_moderators(d.id).await?;
+    let mut staff_ids = moderators.clone();
     staff_ids.push(d.host_id);
     let by_id: HashMap<i64, &MessageRow> = messages.iter().map(|m| (m.id, m)).collect();
     let me_id = me.map(|m| m.user.id);
@@ -759,7 +760,7 @@ async fn render_room(
     let mut act = None;
     let mut prepared: Vec<String> = Vec::new();
     if let Some(m) = me {
-        let staff = live::is_staff(state, d, &m.user, m.role).await?;
+        let staff = live::runs_the_room(d, m.user.id, m.role, &moderators);
         if staff {
             let asked: Vec<&str> = messages
                 .iter()
