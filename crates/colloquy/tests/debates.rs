@@ -17,7 +17,104 @@ both_backends!(
     an_ended_debate_is_a_transcript_with_a_drafted_summary,
     registered_people_are_mailed_confirmations_reminders_and_changes,
     the_room_works_without_javascript,
+    the_timer_opens_rooms_on_time_and_ends_forgotten_ones,
+    signing_in_from_the_room_returns_to_it,
 );
+
+async fn the_timer_opens_rooms_on_time_and_ends_forgotten_ones(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let node = Node::start(&db, &[]).await;
+    let host = api_user(&db, "host@example.org", "editor");
+    let (post_id, _) = publish(&node, &host, "Timers").await;
+    let state = |id: i64| {
+        let node = &node;
+        async move {
+            let (_, v) = node.text(&format!("/api/v1/debates/{id}")).await;
+            serde_json::from_str::<Value>(&v).unwrap()
+        }
+    };
+    // Starts in 2 s: nobody opens it, the timer does.
+    let soon = new_debate(&node, &host, post_id, &rfc3339(now() + 2)).await;
+    let soon_id = soon["id"].as_i64().unwrap();
+    assert_eq!(state(soon_id).await["state"], "scheduled");
+    assert!(
+        eventually(15, || async { state(soon_id).await["state"] == "live" }).await,
+        "the room opened at its start time"
+    );
+    // Planned to end two hours ago and never closed: the timer ends it and drafts the summary.
+    let (s, old) = post_json(
+        &node,
+        &host,
+        "/api/v1/debates",
+        json!({"post_id": post_id, "title": "Forgotten", "starts_at": rfc3339(now() - 7200), "duration_minutes": 30}),
+    )
+    .await;
+    assert_eq!(s, 201, "{old}");
+    let old_id = old["id"].as_i64().unwrap();
+    assert!(
+        eventually(20, || async {
+            let d = state(old_id).await;
+            d["state"] == "ended" && d["summary_post_id"].is_number()
+        })
+        .await,
+        "a room an hour past its planned end is ended, with a summary drafted"
+    );
+    assert_eq!(
+        state(soon_id).await["state"],
+        "live",
+        "a room within its time stays open"
+    );
+}
+
+async fn signing_in_from_the_room_returns_to_it(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let node = Node::start(&db, &[]).await;
+    api_user(&db, "member@example.org", "member");
+    for (next, expected) in [
+        ("/debates/some-room/live", "/debates/some-room/live"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+    ] {
+        // A fresh browser each time (cookies of its own).
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let q = percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC);
+        let form = client
+            .get(node.url(&format!("/admin/login?next={q}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            form.contains("name=\"next\""),
+            expected == next,
+            "the form carries a local return address, and only a local one: {next}"
+        );
+        let csrf = support::form_value(&form, "csrf");
+        let r = client
+            .post(node.url("/admin/login"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", "member@example.org"),
+                ("password", "a long enough password"),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], expected, "next={next}");
+    }
+}
 
 /// Several nodes on one PostgreSQL database share a room: messages posted to either reach
 /// readers on both, in the same order with the same ids.
