@@ -120,7 +120,15 @@ const CHUNK: usize = 2048;
 /// elements (checked between pieces of [`CHUNK`] bytes) or before the first tag with more
 /// than [`MAX_ATTRIBUTES`] attributes. Ordinary pages never come near either limit.
 pub(crate) fn parse_html(body: &str) -> Html {
+    parse_html_bounded(body).0
+}
+
+/// [`parse_html`], also saying whether the page was cut short (too deeply nested, or a tag
+/// with too many attributes): for callers that must report what they did not read.
+pub fn parse_html_bounded(body: &str) -> (Html, bool) {
+    let whole = body.len();
     let body = &body[..attribute_bounded_prefix(body)];
+    let mut cut = body.len() < whole;
     let mut parser =
         html5ever::parse_document(HtmlTreeSink::new(Html::new_document()), Default::default());
     let mut start = 0;
@@ -134,10 +142,11 @@ pub(crate) fn parse_html(body: &str) -> Html {
         let counter = Counter(Cell::new(0));
         parser.tokenizer.sink.trace_handles(&counter);
         if counter.0.get() > MAX_OPEN_ELEMENTS {
+            cut = true;
             break;
         }
     }
-    parser.finish()
+    (parser.finish(), cut)
 }
 
 /// Counts the handles the tree builder holds: its open elements and active formatting

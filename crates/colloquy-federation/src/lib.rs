@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod mf2;
 pub mod xmlrpc;
 
+pub use discovery::parse_html_bounded;
 pub use fetch::{
     check_url, filter_addrs, is_forbidden, resolve_checked, user_agent, FetchConfig, FetchError,
     Fetched, Fetcher,

@@ -1,0 +1,1 @@
+//! WordPress HTML to Markdown (being written).

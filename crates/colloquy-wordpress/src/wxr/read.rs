@@ -1,0 +1,1 @@
+//! Streaming WXR reader (being written).

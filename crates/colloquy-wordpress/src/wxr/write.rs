@@ -1,0 +1,1 @@
+//! WXR 1.2 writer (being written).
