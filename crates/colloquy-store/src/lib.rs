@@ -6,6 +6,7 @@
 //! Times are Unix seconds (UTC) in `BIGINT` columns so both backends agree on them.
 
 mod debates;
+mod imports;
 mod jobs;
 mod linkbacks;
 mod mail;
@@ -18,6 +19,7 @@ pub use debates::{
     DebateEvent, DebateFigures, DebatePatch, DebateRow, MessageRow, NewDebate, NewMessage, Refusal,
     Registered, RegistrationRow, DEBATE_CHANNEL,
 };
+pub use imports::{ImportCounts, ImportedPost, ImportedThought, OldLink};
 pub use jobs::{Job, JobStats};
 pub use linkbacks::{LinkbackSend, NewLinkback};
 pub use mail::{

@@ -710,4 +710,44 @@ CREATE TABLE debate_presence (
 );
 "#,
     },
+    Migration {
+        version: 6,
+        name: "moving from WordPress: sticky posts, what was imported from where, old links",
+        sqlite: r#"
+ALTER TABLE posts ADD COLUMN sticky INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE import_map (
+  source TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  source_key TEXT NOT NULL,
+  local_id INTEGER NOT NULL DEFAULT 0,
+  local_name TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (source, kind, source_key)
+);
+CREATE TABLE redirects (
+  path TEXT PRIMARY KEY,
+  post_id INTEGER REFERENCES posts(id) ON DELETE CASCADE,
+  term_id INTEGER REFERENCES terms(id) ON DELETE CASCADE
+);
+CREATE INDEX redirects_post ON redirects(post_id);
+CREATE INDEX redirects_term ON redirects(term_id);
+"#,
+        postgres: r#"
+ALTER TABLE posts ADD COLUMN sticky BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE import_map (
+  source TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  source_key TEXT NOT NULL,
+  local_id BIGINT NOT NULL DEFAULT 0,
+  local_name TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (source, kind, source_key)
+);
+CREATE TABLE redirects (
+  path TEXT PRIMARY KEY,
+  post_id BIGINT REFERENCES posts(id) ON DELETE CASCADE,
+  term_id BIGINT REFERENCES terms(id) ON DELETE CASCADE
+);
+CREATE INDEX redirects_post ON redirects(post_id);
+CREATE INDEX redirects_term ON redirects(term_id);
+"#,
+    },
 ];

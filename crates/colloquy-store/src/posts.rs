@@ -25,6 +25,8 @@ pub struct PostRow {
     pub word_count: i64,
     /// The per-post switch; the site may also close thoughts after some days.
     pub thoughts_open: bool,
+    /// Shown first on the front page (WordPress's sticky posts).
+    pub sticky: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -119,6 +121,8 @@ fn decode_terms(json: &str) -> Result<Vec<TermRow>> {
 pub enum ListFilter {
     /// Every published post.
     All,
+    /// Every published post, sticky ones first (the front page).
+    Front,
     /// Published posts carrying any of these terms.
     Terms(Vec<i64>),
     Author(i64),
@@ -126,16 +130,16 @@ pub enum ListFilter {
     Between(i64, i64),
 }
 
-const POST_COLS: &str = "p.id, p.kind, p.title, p.slug, p.body_markdown, p.body_html, p.excerpt, p.status, \
+pub(crate) const POST_COLS: &str = "p.id, p.kind, p.title, p.slug, p.body_markdown, p.body_html, p.excerpt, p.status, \
     p.publish_at, p.author_id, u.name AS author_name, u.slug AS author_slug, p.featured_image, p.created_at, p.updated_at, \
-    CAST(LENGTH(p.plain_text) AS BIGINT) AS plain_len, p.thoughts_open";
+    CAST(LENGTH(p.plain_text) AS BIGINT) AS plain_len, p.thoughts_open, p.sticky";
 
 /// Columns for listings: everything but the bodies, which listings never show.
 const SUMMARY_COLS: &str = "p.id, p.kind, p.title, p.slug, '' AS body_markdown, '' AS body_html, p.excerpt, p.status, \
     p.publish_at, p.author_id, u.name AS author_name, u.slug AS author_slug, p.featured_image, p.created_at, p.updated_at, \
-    CAST(LENGTH(p.plain_text) AS BIGINT) AS plain_len, p.thoughts_open";
+    CAST(LENGTH(p.plain_text) AS BIGINT) AS plain_len, p.thoughts_open, p.sticky";
 
-fn post(r: &AnyRow) -> PostRow {
+pub(crate) fn post(r: &AnyRow) -> PostRow {
     PostRow {
         id: r.get("id"),
         kind: r.get("kind"),
@@ -155,6 +159,7 @@ fn post(r: &AnyRow) -> PostRow {
         // About six characters a word including the space: good enough for "N min read".
         word_count: r.try_get::<i64, _>("plain_len").unwrap_or(0) / 6,
         thoughts_open: r.try_get::<i64, _>("thoughts_open").unwrap_or(1) != 0,
+        sticky: r.try_get::<i64, _>("sticky").unwrap_or(0) != 0,
     }
 }
 
@@ -172,7 +177,7 @@ fn term(r: &AnyRow) -> TermRow {
 
 fn filter_sql(f: &ListFilter) -> (String, Vec<i64>) {
     match f {
-        ListFilter::All => (String::new(), vec![]),
+        ListFilter::All | ListFilter::Front => (String::new(), vec![]),
         ListFilter::Author(id) => (" AND p.author_id = $1".into(), vec![*id]),
         ListFilter::Between(a, b) => (
             " AND p.publish_at >= $1 AND p.publish_at < $2".into(),
@@ -435,7 +440,8 @@ impl Store {
         let sql = format!(
             "SELECT {SUMMARY_COLS} FROM posts p JOIN users u ON u.id = p.author_id \
              WHERE p.kind = 'post' AND p.status = 'published'{cond} \
-             ORDER BY p.publish_at DESC, p.id DESC LIMIT ${} OFFSET ${}",
+             ORDER BY {}p.publish_at DESC, p.id DESC LIMIT ${} OFFSET ${}",
+            if matches!(filter, ListFilter::Front) { "p.sticky DESC, " } else { "" },
             k + 1,
             k + 2
         );
@@ -562,6 +568,15 @@ impl Store {
             );
         }
         Ok(out)
+    }
+
+    pub async fn term_by_id(&self, id: i64) -> Result<TermRow> {
+        sqlx::query("SELECT id, taxonomy, name, slug, description, parent_id FROM terms WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| term(&r))
+            .ok_or(StoreError::NotFound)
     }
 
     pub async fn term_by_slug(&self, taxonomy: &str, slug: &str) -> Result<TermRow> {

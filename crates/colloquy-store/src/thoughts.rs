@@ -37,11 +37,11 @@ pub struct ThoughtRow {
     pub post_title: String,
 }
 
-const COLS: &str = "t.id, t.post_id, t.parent_id, t.kind, t.status, t.user_id, t.author_name, t.author_email, \
+pub(crate) const COLS: &str = "t.id, t.post_id, t.parent_id, t.kind, t.status, t.user_id, t.author_name, t.author_email, \
     t.author_url, t.author_ip, t.body_markdown, t.body_html, t.source_url, t.held_reason, t.spam_permille, t.trained, \
     t.deleted, t.created_at, t.updated_at, p.title AS post_title";
 
-fn thought(r: &AnyRow) -> ThoughtRow {
+pub(crate) fn thought(r: &AnyRow) -> ThoughtRow {
     ThoughtRow {
         id: r.get("id"),
         post_id: r.get("post_id"),

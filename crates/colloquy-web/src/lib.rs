@@ -8,6 +8,8 @@ mod auth;
 mod background;
 mod cache;
 mod error;
+pub mod export;
+pub mod import;
 mod live;
 mod mailing;
 mod metrics;

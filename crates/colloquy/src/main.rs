@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use colloquy_core::user::NewAccount;
 use colloquy_store::Store;
 use config::Config;
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -53,6 +54,49 @@ enum Command {
         #[command(subcommand)]
         command: DigestCommand,
     },
+    /// Bring another site's content in.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Write this site's content out.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import a WordPress export file (WXR 1.0, 1.1 or 1.2, from WordPress.org or
+    /// WordPress.com): authors, posts, pages, categories, tags, comments, pingbacks and
+    /// trackbacks, with their old links answering 301 to the new pages. Running it again
+    /// changes nothing; an interrupted run continues where it stopped. A broken file is
+    /// refused (with its line and column) before anything is written.
+    Wxr {
+        /// The export file (Tools → Export in WordPress).
+        file: PathBuf,
+        /// Read and convert everything and report, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// TOML file mapping WordPress logins to the email of a user here
+        /// (`jdoe = "jane@example.org"`, optionally under `[authors]`).
+        #[arg(long, value_name = "MAP.toml")]
+        authors: Option<PathBuf>,
+        /// Keep images at their remote URLs instead of copying them into uploads/.
+        #[arg(long)]
+        no_media: bool,
+        /// Print the final summary as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Write the site as a WordPress export (WXR 1.2) to standard output: WordPress's
+    /// importer reads it, and so does `colloquy import wxr`.
+    Wxr,
 }
 
 #[derive(Subcommand)]
@@ -185,6 +229,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Import {
+            command:
+                ImportCommand::Wxr {
+                    file,
+                    dry_run,
+                    authors,
+                    no_media,
+                    json,
+                },
+        } => import_wxr(&config, file, dry_run, authors, no_media, json).await,
+        Command::Export {
+            command: ExportCommand::Wxr,
+        } => {
+            let store = open(&config).await?;
+            let out = std::io::BufWriter::new(std::io::stdout().lock());
+            let result = colloquy_web::export::export_wxr(&store, &config.base_url, out).await;
+            store.close().await;
+            let n = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!(
+                "exported {} posts and pages, {} thoughts, {} authors, {} terms",
+                n.posts, n.thoughts, n.authors, n.terms
+            );
+            Ok(())
+        }
         Command::Digest {
             command: DigestCommand::Send { frequency },
         } => {
@@ -199,6 +267,92 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn read_author_map(path: &std::path::Path) -> anyhow::Result<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the authors map {}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("the authors map {} is not valid TOML", path.display()))?;
+    let table = match table.get("authors") {
+        Some(toml::Value::Table(t)) => t.clone(),
+        _ => table,
+    };
+    table
+        .into_iter()
+        .map(|(login, v)| match v {
+            toml::Value::String(email) => Ok((login, email)),
+            _ => anyhow::bail!(
+                "in the authors map {}, {login:?} must be given an email in quotes (jdoe = \"jane@example.org\")",
+                path.display()
+            ),
+        })
+        .collect()
+}
+
+async fn import_wxr(
+    config: &Config,
+    file: PathBuf,
+    dry_run: bool,
+    authors: Option<PathBuf>,
+    no_media: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let authors = match authors {
+        Some(p) => read_author_map(&p)?,
+        None => HashMap::new(),
+    };
+    let store = open(config).await?;
+    let opts = colloquy_web::import::ImportOptions {
+        dry_run,
+        media: !no_media,
+        authors,
+        data_dir: config.data_dir.clone(),
+        fetch_allow_private: config.fetch_allow_private,
+        base_url: config.base_url.clone(),
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} items, {per_sec} ({eta} left) {msg}",
+            )
+            .expect("a valid template"),
+        );
+        bar
+    });
+    let started = std::time::Instant::now();
+    let last_line = std::sync::Mutex::new(std::time::Instant::now());
+    let progress = |p: colloquy_web::import::Progress| {
+        let msg = format!("{} posts and pages, {} thoughts", p.posts, p.thoughts);
+        if let Some(bar) = &bar {
+            bar.set_length(p.items_total);
+            bar.set_position(p.items_done);
+            bar.set_message(msg);
+        } else if let Ok(mut last) = last_line.lock() {
+            if last.elapsed().as_secs() >= 2 || p.items_done == p.items_total {
+                *last = std::time::Instant::now();
+                let rate = p.items_done as f64 / started.elapsed().as_secs_f64().max(0.001);
+                eprintln!(
+                    "{}/{} items ({msg}), {rate:.0} items/s",
+                    p.items_done, p.items_total
+                );
+            }
+        }
+    };
+    let result = colloquy_web::import::import_wxr(&store, &file, &opts, &progress).await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    store.close().await;
+    let report = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+    eprint!("{}", report.human());
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {

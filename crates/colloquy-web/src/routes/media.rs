@@ -29,23 +29,32 @@ pub async fn save_image(state: &SharedState, data: &[u8]) -> Result<String, WebE
     if data.len() > MAX_IMAGE {
         return Err(WebError::TooLarge);
     }
-    let (ext, _) = sniff_image(data).ok_or_else(|| {
+    sniff_image(data).ok_or_else(|| {
         WebError::Invalid(colloquy_core::Invalid::new(
             "image",
             "the file is not a PNG, JPEG, GIF or WebP image",
         ))
     })?;
-    let name = format!("{}.{ext}", hex::encode(&Sha256::digest(data)[..16]));
-    let dir = state.config.data_dir.join("uploads");
+    Ok(write_upload(&state.config.data_dir.join("uploads"), data)
+        .await
+        .map_err(anyhow::Error::from)?)
+}
+
+/// The name an image is stored under: made from its content, so the same image is one file.
+pub fn upload_name(data: &[u8]) -> Option<String> {
+    let (ext, _) = sniff_image(data)?;
+    Some(format!("{}.{ext}", hex::encode(&Sha256::digest(data)[..16])))
+}
+
+/// Writes an image (already checked to be one) into `dir` under [`upload_name`], atomically.
+pub async fn write_upload(dir: &std::path::Path, data: &[u8]) -> std::io::Result<String> {
+    let name = upload_name(data)
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an image"))?;
     let path = dir.join(&name);
     if !path.exists() {
         let tmp = dir.join(format!(".{name}.tmp"));
-        tokio::fs::write(&tmp, data)
-            .await
-            .map_err(anyhow::Error::from)?;
-        tokio::fs::rename(&tmp, &path)
-            .await
-            .map_err(anyhow::Error::from)?;
+        tokio::fs::write(&tmp, data).await?;
+        tokio::fs::rename(&tmp, &path).await?;
     }
     Ok(name)
 }

@@ -11,9 +11,9 @@ mod debates;
 mod feeds;
 mod following;
 mod linkbacks;
-mod media;
+pub(crate) mod media;
 mod public;
-mod thoughts;
+pub(crate) mod thoughts;
 
 use crate::{assets, metrics, SharedState};
 use axum::extract::{DefaultBodyLimit, State};

@@ -149,11 +149,16 @@ pub async fn dispatch(
     if path.starts_with("/api/") {
         return WebError::NotFound.into_json();
     }
-    // WordPress search links look like /?s=words.
+    // WordPress search links look like /?s=words; its post links /?p=123.
     if path == "/" {
         if let Some(q) = query_param(&uri, "s") {
             let enc = percent_encoding::utf8_percent_encode(&q, percent_encoding::NON_ALPHANUMERIC);
             return Redirect::permanent(&format!("/search/?q={enc}")).into_response();
+        }
+        if uri.query().is_some() {
+            if let Some(r) = old_link(&state, &uri).await {
+                return r;
+            }
         }
     }
     // The hot path: an anonymous reader and a page in the cache. Only canonical paths are
@@ -173,7 +178,7 @@ pub async fn dispatch(
             };
             return Redirect::permanent(&target).into_response();
         }
-        Err(Ok(false)) => return WebError::NotFound.into_response(),
+        Err(Ok(false)) => return not_found(&state, &uri).await,
         Err(Err(e)) => return e.into_response(),
     };
     // Signed-in readers see their own name in the reply form and their like: their post
@@ -204,6 +209,7 @@ pub async fn dispatch(
                 );
                 res
             }
+            Err(WebError::NotFound) => not_found(&state, &uri).await,
             Err(e) => e.into_response(),
         };
     }
@@ -222,6 +228,7 @@ pub async fn dispatch(
     .await
     {
         Ok(Ok(r)) => r,
+        Ok(Err(WebError::NotFound)) => return not_found(&state, &uri).await,
         Ok(Err(e)) => return e.into_response(),
         Err(_) => return StatusCode::REQUEST_TIMEOUT.into_response(),
     };
@@ -232,6 +239,36 @@ pub async fn dispatch(
     } else {
         rendered.respond(&headers, true)
     }
+}
+
+/// A path nothing here answers: an imported site's old link (`/archives/123`, a
+/// category-based permalink) is sent on to what it became; anything else is 404.
+async fn not_found(state: &AppState, uri: &Uri) -> Response {
+    match old_link(state, uri).await {
+        Some(r) => r,
+        None => WebError::NotFound.into_response(),
+    }
+}
+
+async fn old_link(state: &AppState, uri: &Uri) -> Option<Response> {
+    let full = match uri.query() {
+        Some(q) => format!("{}?{q}", uri.path()),
+        None => uri.path().to_owned(),
+    };
+    let key = crate::import::old_path_key(&full);
+    let target = match state.store.old_link(&key).await.ok()?? {
+        colloquy_store::OldLink::Post(id) => {
+            let p = state.store.post_by_id(id).await.ok()?;
+            if p.status != "published" {
+                return None;
+            }
+            crate::render::post_path(&p.kind, &p.slug, p.publish_at, &state.settings().tz())
+        }
+        colloquy_store::OldLink::Term(id) => {
+            crate::render::term_path(&state.store.term_by_id(id).await.ok()?)
+        }
+    };
+    (target != uri.path()).then(|| Redirect::permanent(&target).into_response())
 }
 
 pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
@@ -429,7 +466,7 @@ async fn render_route(
         Route::Home => (
             String::new(),
             settings.description.clone(),
-            ListFilter::All,
+            ListFilter::Front,
             "/".into(),
             false,
         ),
