@@ -76,6 +76,8 @@ pub struct ImportCounts {
     pub duplicate_linkbacks: u64,
     /// (wanted slug, slug given) where the wanted one was taken.
     pub renamed: Vec<(String, String)>,
+    /// Old links recorded (those another post had not claimed already).
+    pub redirects: u64,
 }
 
 /// Where an old link leads.
@@ -454,7 +456,7 @@ impl Store {
             for (path, id) in chunk {
                 q = q.bind(*path).bind(*id);
             }
-            q.execute(&mut *tx).await?;
+            counts.redirects += q.execute(&mut *tx).await?.rows_affected();
         }
         for p in &posts {
             if p.status == "scheduled" {

@@ -533,10 +533,10 @@ pub async fn import_wxr(
         report.already_imported += counts.already_there + converted.already;
         report.renamed_slugs.extend(converted.renamed);
         report.renamed_slugs.extend(counts.renamed);
-        report.redirects += if counts.already_there == 0 {
+        report.redirects += if opts.dry_run {
             converted.redirects
         } else {
-            0
+            counts.redirects
         };
         if counts.duplicate_linkbacks > 0 {
             *report
@@ -583,8 +583,16 @@ async fn import_authors(
             )));
         }
     }
-    let mut authors = survey.authors.clone();
-    // Items may name authors the file did not list (old exports): they come in too.
+    let mut authors: Vec<wxr::Author> = survey
+        .authors
+        .iter()
+        .filter(|a| !a.login.trim().is_empty())
+        .cloned()
+        .collect();
+    if authors.len() < survey.authors.len() {
+        report.warn("authors without a login were left out; their posts go to the first author");
+    }
+    // Old exports list no authors: their posts need someone.
     if authors.is_empty() {
         authors.push(wxr::Author {
             login: "imported".into(),
@@ -594,10 +602,6 @@ async fn import_authors(
     }
     for a in &authors {
         let login = a.login.trim();
-        if login.is_empty() {
-            report.warn("an author without a login was left out");
-            continue;
-        }
         let wanted = opts
             .authors
             .get(login)
@@ -673,7 +677,17 @@ fn term_slug(wp_slug: &str, name: &str, fallback: &str) -> String {
         .unwrap_or_else(|_| fallback.to_owned())
 }
 
+/// Text as WordPress keeps it in titles and names: HTML entities (`&amp;`, `&#8217;`,
+/// `&raquo;`) and the odd tag, read as a browser shows them.
 fn clean_text(s: &str, max_chars: usize) -> String {
+    let decoded;
+    let s = if s.contains('&') || s.contains('<') {
+        let (doc, _) = colloquy_federation::parse_html_bounded(s);
+        decoded = doc.root_element().text().collect::<String>();
+        decoded.as_str()
+    } else {
+        s
+    };
     s.trim()
         .chars()
         .filter(|c| !c.is_control())
@@ -720,7 +734,7 @@ async fn import_terms(
             key: t.slug.clone(),
             slug: term_slug(&t.slug, &name, &fallback),
             name: if name.is_empty() { t.slug.clone() } else { name },
-            description: clean_text(&t.description, 10_000),
+            description: t.description.trim().chars().take(10_000).collect(),
             parent: if taxonomy == "category" {
                 t.parent.clone()
             } else {
@@ -1174,9 +1188,9 @@ fn convert_comment(ctx: &Context, c: &wxr::Comment, out: &mut Converted) -> Opti
         } else {
             name
         },
-        author_email: clean_text(&c.author_email, 320),
+        author_email: c.author_email.trim().chars().take(320).collect(),
         author_url: web_url.unwrap_or_default(),
-        author_ip: clean_text(&c.author_ip, 64),
+        author_ip: c.author_ip.trim().chars().take(64).collect(),
         source_url,
         created_at,
     })
