@@ -89,7 +89,11 @@ pub enum OldLink {
 
 impl Store {
     /// What was imported from `source` as `kind` so far: source key → (local id, local name).
-    pub async fn imported(&self, source: &str, kind: &str) -> Result<HashMap<String, (i64, String)>> {
+    pub async fn imported(
+        &self,
+        source: &str,
+        kind: &str,
+    ) -> Result<HashMap<String, (i64, String)>> {
         let rows = sqlx::query(
             "SELECT source_key, local_id, local_name FROM import_map WHERE source = $1 AND kind = $2",
         )
@@ -99,7 +103,12 @@ impl Store {
         .await?;
         Ok(rows
             .iter()
-            .map(|r| (r.get::<String, _>(0), (r.get::<i64, _>(1), r.get::<String, _>(2))))
+            .map(|r| {
+                (
+                    r.get::<String, _>(0),
+                    (r.get::<i64, _>(1), r.get::<String, _>(2)),
+                )
+            })
             .collect())
     }
 
@@ -221,7 +230,11 @@ impl Store {
 
     /// Writes a batch of imported posts with everything that hangs on them, in one
     /// transaction. Posts this source already brought in are skipped whole.
-    pub async fn import_posts(&self, source: &str, batch: Vec<ImportedPost>) -> Result<ImportCounts> {
+    pub async fn import_posts(
+        &self,
+        source: &str,
+        batch: Vec<ImportedPost>,
+    ) -> Result<ImportCounts> {
         let mut counts = ImportCounts::default();
         if batch.is_empty() {
             return Ok(counts);
@@ -254,7 +267,8 @@ impl Store {
         if posts.is_empty() {
             return Ok(counts);
         }
-        self.free_post_slugs(&mut tx, &mut posts, &mut counts).await?;
+        self.free_post_slugs(&mut tx, &mut posts, &mut counts)
+            .await?;
         let post_ids = self.take_ids(&mut tx, "posts", posts.len()).await?;
         let thought_total: usize = posts.iter().map(|p| p.thoughts.len()).sum();
         let thought_ids = self.take_ids(&mut tx, "thoughts", thought_total).await?;
@@ -502,7 +516,31 @@ impl Store {
             for id in chunk {
                 q = q.bind(*id);
             }
-            out.extend(q.fetch_all(&self.pool).await?.iter().map(crate::thoughts::thought));
+            out.extend(
+                q.fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(crate::thoughts::thought),
+            );
+        }
+        Ok(out)
+    }
+
+    /// The old links that lead to these posts (for exports).
+    pub async fn old_paths_of(&self, post_ids: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
+        let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+        for chunk in post_ids.chunks(500) {
+            let sql = format!(
+                "SELECT post_id, path FROM redirects WHERE post_id IN ({}) ORDER BY path",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.entry(r.get(0)).or_default().push(r.get(1));
+            }
         }
         Ok(out)
     }

@@ -441,7 +441,11 @@ impl Store {
             "SELECT {SUMMARY_COLS} FROM posts p JOIN users u ON u.id = p.author_id \
              WHERE p.kind = 'post' AND p.status = 'published'{cond} \
              ORDER BY {}p.publish_at DESC, p.id DESC LIMIT ${} OFFSET ${}",
-            if matches!(filter, ListFilter::Front) { "p.sticky DESC, " } else { "" },
+            if matches!(filter, ListFilter::Front) {
+                "p.sticky DESC, "
+            } else {
+                ""
+            },
             k + 1,
             k + 2
         );
@@ -571,12 +575,14 @@ impl Store {
     }
 
     pub async fn term_by_id(&self, id: i64) -> Result<TermRow> {
-        sqlx::query("SELECT id, taxonomy, name, slug, description, parent_id FROM terms WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| term(&r))
-            .ok_or(StoreError::NotFound)
+        sqlx::query(
+            "SELECT id, taxonomy, name, slug, description, parent_id FROM terms WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| term(&r))
+        .ok_or(StoreError::NotFound)
     }
 
     pub async fn term_by_slug(&self, taxonomy: &str, slug: &str) -> Result<TermRow> {

@@ -4,7 +4,8 @@
 //! categories (parents first) and tags, comments and linkbacks with their threads, and
 //! featured images as attachments. Our own importer also reads what WordPress would not
 //! keep exactly: each post's and thought's Markdown (`_colloquy_markdown` meta) and a
-//! thought's kind (`_colloquy_kind`), so import → export → import gives the same site.
+//! thought's kind (`_colloquy_kind`), and the old links that lead to a post
+//! (`_colloquy_old_path`), so import → export → import gives the same site.
 //! Streams: posts are read a page at a time and written as they come.
 
 use crate::render::post_path;
@@ -117,10 +118,7 @@ pub async fn export_wxr<W: Write>(
 
     let categories = parents_first(store.terms("category").await?);
     let tags = store.terms("tag").await?;
-    let slugs: HashMap<i64, String> = categories
-        .iter()
-        .map(|t| (t.id, t.slug.clone()))
-        .collect();
+    let slugs: HashMap<i64, String> = categories.iter().map(|t| (t.id, t.slug.clone())).collect();
     for (t, taxonomy) in categories
         .iter()
         .map(|t| (t, "category"))
@@ -152,6 +150,7 @@ pub async fn export_wxr<W: Write>(
         }
         let ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
         let terms = store.terms_of_posts(&ids).await?;
+        let mut old_paths = store.old_paths_of(&ids).await?;
         let mut thoughts: HashMap<i64, Vec<ThoughtRow>> = HashMap::new();
         for t in store.thoughts_of(&ids).await? {
             thoughts.entry(t.post_id).or_default().push(t);
@@ -159,7 +158,11 @@ pub async fn export_wxr<W: Write>(
         for p in &posts {
             let featured = p.featured_image.as_ref().map(|name| {
                 next_attachment += 1;
-                (next_attachment, format!("{base}/uploads/{name}"), name.clone())
+                (
+                    next_attachment,
+                    crate::render::upload_url(base, name),
+                    name.clone(),
+                )
             });
             if let Some((aid, url, name)) = &featured {
                 w.item(&attachment(p, *aid, url, name, &logins, &tz))?;
@@ -170,6 +173,7 @@ pub async fn export_wxr<W: Write>(
                 terms.get(&p.id).map(Vec::as_slice).unwrap_or(&[]),
                 thoughts.remove(&p.id).unwrap_or_default(),
                 featured.map(|(aid, _, _)| aid),
+                old_paths.remove(&p.id).unwrap_or_default(),
                 &logins,
                 &tz,
             );
@@ -192,7 +196,7 @@ fn attachment(
 ) -> Item {
     let at = p.publish_at.unwrap_or(p.created_at);
     Item {
-        title: name.to_owned(),
+        title: name.rsplit('/').next().unwrap_or(name).to_owned(),
         link: url.to_owned(),
         guid: url.to_owned(),
         pub_date: rfc2822(at),
@@ -204,7 +208,9 @@ fn attachment(
         post_modified_gmt: wp_date(p.updated_at, &jiff::tz::TimeZone::UTC),
         comment_status: "closed".into(),
         ping_status: "closed".into(),
-        post_name: name.replace('.', "-"),
+        post_name: colloquy_core::Slug::from_title(name.rsplit('/').next().unwrap_or(name))
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_else(|_| format!("attachment-{id}")),
         status: "inherit".into(),
         post_parent: p.id,
         post_type: "attachment".into(),
@@ -219,6 +225,7 @@ fn post_item(
     terms: &[TermRow],
     thoughts: Vec<ThoughtRow>,
     featured: Option<i64>,
+    old_paths: Vec<String>,
     logins: &HashMap<i64, String>,
     tz: &jiff::tz::TimeZone,
 ) -> Item {
@@ -233,6 +240,11 @@ fn post_item(
     if let Some(aid) = featured {
         meta.push(("_thumbnail_id".into(), aid.to_string()));
     }
+    meta.extend(
+        old_paths
+            .into_iter()
+            .map(|path| ("_colloquy_old_path".to_owned(), path)),
+    );
     Item {
         title: p.title.clone(),
         link: format!("{base}{}", post_path(&p.kind, &p.slug, Some(at), tz)),
@@ -269,7 +281,12 @@ fn post_item(
         terms: terms
             .iter()
             .map(|t| ItemTerm {
-                domain: if t.taxonomy == "tag" { "post_tag" } else { "category" }.into(),
+                domain: if t.taxonomy == "tag" {
+                    "post_tag"
+                } else {
+                    "category"
+                }
+                .into(),
                 slug: t.slug.clone(),
                 name: t.name.clone(),
             })

@@ -181,7 +181,11 @@ impl ImportReport {
     pub fn human(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let verb = if self.dry_run { "would import" } else { "imported" };
+        let verb = if self.dry_run {
+            "would import"
+        } else {
+            "imported"
+        };
         let _ = writeln!(
             s,
             "{verb} from {} (WXR {}) in {:.1} s:",
@@ -227,11 +231,7 @@ impl ImportReport {
             self.content.converted_blocks
         );
         if !self.content.kept_as_html.is_empty() {
-            let _ = writeln!(
-                s,
-                "  kept as HTML: {}",
-                list(&self.content.kept_as_html)
-            );
+            let _ = writeln!(s, "  kept as HTML: {}", list(&self.content.kept_as_html));
         }
         if !self.content.unsupported.is_empty() {
             let _ = writeln!(s, "  not supported: {}", list(&self.content.unsupported));
@@ -303,7 +303,8 @@ fn survey(path: &Path) -> Result<Survey, ImportError> {
             Record::Item(item) => {
                 s.items += 1;
                 if item.post_type == "attachment" && !item.attachment_url.is_empty() {
-                    s.attachments.insert(item.post_id, item.attachment_url.clone());
+                    s.attachments
+                        .insert(item.post_id, item.attachment_url.clone());
                 }
                 for t in &item.terms {
                     let tax = match t.domain.as_str() {
@@ -518,13 +519,23 @@ pub async fn import_wxr(
             report.media.kept_remote += converted
                 .posts
                 .iter()
-                .map(|p| image_urls(&p.body_markdown).len() as u64)
+                .map(|p| {
+                    let mut urls = image_urls(&p.body_markdown);
+                    urls.extend(p.featured_image.clone());
+                    urls.sort();
+                    urls.dedup();
+                    urls.len() as u64
+                })
                 .sum::<u64>();
         }
         let counts = if opts.dry_run {
             ImportCounts {
                 posts: converted.posts.len() as u64,
-                thoughts: converted.posts.iter().map(|p| p.thoughts.len() as u64).sum(),
+                thoughts: converted
+                    .posts
+                    .iter()
+                    .map(|p| p.thoughts.len() as u64)
+                    .sum(),
                 ..Default::default()
             }
         } else {
@@ -620,15 +631,19 @@ async fn import_authors(
                 made
             }
         };
-        let name = [a.display_name.trim(), &format!("{} {}", a.first_name, a.last_name), login]
-            .into_iter()
-            .map(str::trim)
-            .find(|n| !n.is_empty())
-            .unwrap_or(login)
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(100)
-            .collect::<String>();
+        let name = [
+            a.display_name.trim(),
+            &format!("{} {}", a.first_name, a.last_name),
+            login,
+        ]
+        .into_iter()
+        .map(str::trim)
+        .find(|n| !n.is_empty())
+        .unwrap_or(login)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect::<String>();
         let slug = Slug::from_title(&name)
             .or_else(|_| Slug::from_title(login))
             .map(|s| s.as_str().to_owned())
@@ -733,7 +748,11 @@ async fn import_terms(
             taxonomy,
             key: t.slug.clone(),
             slug: term_slug(&t.slug, &name, &fallback),
-            name: if name.is_empty() { t.slug.clone() } else { name },
+            name: if name.is_empty() {
+                t.slug.clone()
+            } else {
+                name
+            },
             description: t.description.trim().chars().take(10_000).collect(),
             parent: if taxonomy == "category" {
                 t.parent.clone()
@@ -744,7 +763,11 @@ async fn import_terms(
     }
     for ((taxonomy, slug), name) in &survey.item_terms {
         if known.insert((taxonomy.clone(), slug.clone())) {
-            let taxonomy = if taxonomy == "category" { "category" } else { "tag" };
+            let taxonomy = if taxonomy == "category" {
+                "category"
+            } else {
+                "tag"
+            };
             let name = clean_text(name, 100);
             all.push(T {
                 taxonomy,
@@ -812,7 +835,11 @@ async fn import_terms(
                 .decode_utf8_lossy()
                 .to_lowercase();
             if decoded != t.slug && !opts.dry_run {
-                let base = if t.taxonomy == "tag" { "/tag/" } else { "/category/" };
+                let base = if t.taxonomy == "tag" {
+                    "/tag/"
+                } else {
+                    "/category/"
+                };
                 redirects.push((old_path_key(&format!("{base}{decoded}")), id));
             }
             ids.insert((t.taxonomy.to_owned(), t.key.clone()), id);
@@ -975,16 +1002,16 @@ fn convert_item(ctx: &Context, item: &Item, out: &mut Converted) -> Option<Impor
         change(out, "password-protected → draft");
         status = PostStatus::Draft;
     }
-    let time = wp_time(&item.post_date_gmt, None).or_else(|| wp_time(&item.post_date, Some(&ctx.tz)));
-    let (status, publish_at) =
-        match colloquy_core::post::resolve_schedule(status, time, ctx.now) {
-            Ok(r) => r,
-            Err(_) => {
-                // A scheduled post without a time: keep it as a draft.
-                change(out, "future without a date → draft");
-                (PostStatus::Draft, None)
-            }
-        };
+    let time =
+        wp_time(&item.post_date_gmt, None).or_else(|| wp_time(&item.post_date, Some(&ctx.tz)));
+    let (status, publish_at) = match colloquy_core::post::resolve_schedule(status, time, ctx.now) {
+        Ok(r) => r,
+        Err(_) => {
+            // A scheduled post without a time: keep it as a draft.
+            change(out, "future without a date → draft");
+            (PostStatus::Draft, None)
+        }
+    };
     if wp_status == "future" && status == PostStatus::Published {
         change(out, "future, date passed → published");
     }
@@ -995,7 +1022,12 @@ fn convert_item(ctx: &Context, item: &Item, out: &mut Converted) -> Option<Impor
             "{}: the title is longer than {MAX_TITLE_CHARS} characters and was shortened",
             label()
         ));
-        title = title.chars().take(MAX_TITLE_CHARS).collect::<String>().trim().to_owned();
+        title = title
+            .chars()
+            .take(MAX_TITLE_CHARS)
+            .collect::<String>()
+            .trim()
+            .to_owned();
     }
     if title.is_empty() {
         title = "Untitled".into();
@@ -1022,14 +1054,21 @@ fn convert_item(ctx: &Context, item: &Item, out: &mut Converted) -> Option<Impor
         .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
         .collect();
     if let Err(e) = check_body(&body_markdown) {
-        out.report.warn(format!("{}: not imported: {}", label(), e.message));
-        *out.report.skipped.entry("body too large".into()).or_default() += 1;
+        out.report
+            .warn(format!("{}: not imported: {}", label(), e.message));
+        *out.report
+            .skipped
+            .entry("body too large".into())
+            .or_default() += 1;
         return None;
     }
     let (body_html, plain_text, mut excerpt) = body_parts(&body_markdown);
     let wp_excerpt = content::comment_to_markdown(&item.excerpt);
     if !wp_excerpt.trim().is_empty() {
-        excerpt = markdown::plain_text(&wp_excerpt).chars().take(1000).collect();
+        excerpt = markdown::plain_text(&wp_excerpt)
+            .chars()
+            .take(1000)
+            .collect();
     }
 
     // Slug: WordPress's when it can be one of ours; else made from it or the title.
@@ -1058,7 +1097,11 @@ fn convert_item(ctx: &Context, item: &Item, out: &mut Converted) -> Option<Impor
             ctx.default_author
         }
     };
-    let kind = if item.post_type == "page" { "page" } else { "post" };
+    let kind = if item.post_type == "page" {
+        "page"
+    } else {
+        "post"
+    };
     let term_ids = item
         .terms
         .iter()
@@ -1086,6 +1129,11 @@ fn convert_item(ctx: &Context, item: &Item, out: &mut Converted) -> Option<Impor
     if kind == "post" {
         old_paths.insert(format!("/archives/{id}"), ());
     }
+    for (k, path) in &item.meta {
+        if k == "_colloquy_old_path" && path.starts_with('/') {
+            old_paths.insert(old_path_key(path), ());
+        }
+    }
     if !decoded.is_empty() && decoded != slug && kind == "page" {
         old_paths.insert(old_path_key(&format!("/{decoded}")), ());
     }
@@ -1112,7 +1160,8 @@ fn convert_item(ctx: &Context, item: &Item, out: &mut Converted) -> Option<Impor
         status: status.as_str().into(),
         publish_at,
         author_id,
-        // The URL for now; copying the file replaces it with the upload's name.
+        // The URL; copying the file replaces it with the upload's name (with --no-media, or
+        // when the copy fails, the page shows the image from there).
         featured_image,
         sticky: item.is_sticky,
         thoughts_open: item.comment_status != "closed",
@@ -1125,11 +1174,12 @@ fn convert_item(ctx: &Context, item: &Item, out: &mut Converted) -> Option<Impor
     })
 }
 
-fn convert_comment(ctx: &Context, c: &wxr::Comment, out: &mut Converted) -> Option<ImportedThought> {
-    let kind = match (
-        meta_of(&c.meta, "_colloquy_kind"),
-        c.comment_type.as_str(),
-    ) {
+fn convert_comment(
+    ctx: &Context,
+    c: &wxr::Comment,
+    out: &mut Converted,
+) -> Option<ImportedThought> {
+    let kind = match (meta_of(&c.meta, "_colloquy_kind"), c.comment_type.as_str()) {
         (Some(k), _) if colloquy_core::thought::ThoughtKind::parse(k).is_ok() => k.to_owned(),
         (_, "" | "comment") => "comment".into(),
         (_, "pingback") => "pingback".into(),
@@ -1197,9 +1247,7 @@ fn convert_comment(ctx: &Context, c: &wxr::Comment, out: &mut Converted) -> Opti
 }
 
 fn meta_of<'a>(meta: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    meta.iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+    meta.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 /// How an old path is stored and looked up: percent-decoded, lower case, no trailing slash;
@@ -1215,7 +1263,10 @@ pub fn old_path_key(path: &str) -> String {
     }
     for pair in query.split('&') {
         if let Some((k, v)) = pair.split_once('=') {
-            if matches!(k, "p" | "page_id" | "attachment_id") && v.bytes().all(|b| b.is_ascii_digit()) && !v.is_empty() {
+            if matches!(k, "p" | "page_id" | "attachment_id")
+                && v.bytes().all(|b| b.is_ascii_digit())
+                && !v.is_empty()
+            {
                 return format!("{}?{k}={v}", if key == "/" { "/" } else { &key });
             }
         }
@@ -1261,7 +1312,9 @@ fn image_urls(md: &str) -> Vec<String> {
                     let rest = &h[start..];
                     let quote = rest.chars().next();
                     let url: String = match quote {
-                        Some(q @ ('"' | '\'')) => rest[1..].chars().take_while(|&c| c != q).collect(),
+                        Some(q @ ('"' | '\'')) => {
+                            rest[1..].chars().take_while(|&c| c != q).collect()
+                        }
                         _ => rest
                             .chars()
                             .take_while(|c| !c.is_whitespace() && *c != '>')
@@ -1317,17 +1370,11 @@ async fn copy_media(
                 post.featured_image = Some(name.clone());
             }
             if post.body_markdown.contains(&url) {
-                post.body_markdown = post.body_markdown.replace(&url, &format!("/uploads/{name}"));
+                post.body_markdown = post
+                    .body_markdown
+                    .replace(&url, &format!("/uploads/{name}"));
                 changed = true;
             }
-        }
-        // A featured image that could not be copied is dropped (ours must be a local file).
-        if post
-            .featured_image
-            .as_deref()
-            .is_some_and(|f| f.contains("://"))
-        {
-            post.featured_image = None;
         }
         if changed {
             let (html, plain, _) = body_parts(&post.body_markdown);

@@ -219,6 +219,15 @@ pub fn term_path(t: &TermRow) -> String {
     }
 }
 
+/// Where an uploaded file is; an image an import left at its remote address stays there.
+pub fn upload_url(base: &str, name: &str) -> String {
+    if name.starts_with("https://") || name.starts_with("http://") {
+        name.to_owned()
+    } else {
+        format!("{base}/uploads/{name}")
+    }
+}
+
 pub fn avatar_url(user_slug: &str, avatar_file: Option<&str>) -> String {
     match avatar_file {
         Some(f) => format!("/uploads/{f}"),
@@ -272,10 +281,7 @@ pub fn post_view(
         },
         tags: links("tag"),
         categories: links("category"),
-        featured_image_url: p
-            .featured_image
-            .as_ref()
-            .map(|f| format!("{base}/uploads/{f}")),
+        featured_image_url: p.featured_image.as_deref().map(|f| upload_url(base, f)),
     }
 }
 

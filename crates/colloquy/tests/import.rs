@@ -75,11 +75,13 @@ async fn status_and_location(node: &Node, path: &str) -> (u16, String) {
 }
 
 async fn a_wordpress_site_moves_in_with_its_threads_and_links(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else { return };
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
     let file = write_file(&db, "voices.wxr", &fixture("https://media.voices.example"));
     let (ok, r, stderr) = import(&db, &file, &["--no-media"]);
     assert!(ok, "{stderr}");
-    assert_eq!(r["posts"], 7, "{r:#}");
+    assert_eq!(r["posts"], 8, "{r:#}");
     assert_eq!(r["pages"], 1);
     assert_eq!(r["thoughts"], 7);
     assert_eq!(r["linkbacks"], 2);
@@ -90,7 +92,9 @@ async fn a_wordpress_site_moves_in_with_its_threads_and_links(backend: Backend) 
     assert_eq!(r["changed"]["password-protected → draft"], 1);
     assert_eq!(r["changed"]["trackback → linkback"], 1);
     assert!(
-        r["content"]["kept_as_html"].as_object().is_some_and(|m| !m.is_empty()),
+        r["content"]["kept_as_html"]
+            .as_object()
+            .is_some_and(|m| !m.is_empty()),
         "the table with colspan is reported as kept as HTML: {r:#}"
     );
     assert!(
@@ -107,7 +111,10 @@ async fn a_wordpress_site_moves_in_with_its_threads_and_links(backend: Backend) 
             .any(|w| w.as_str().unwrap().contains("title is longer")),
         "{r:#}"
     );
-    assert!(stderr.contains("imported from https://voices.example"), "{stderr}");
+    assert!(
+        stderr.contains("imported from https://voices.example"),
+        "{stderr}"
+    );
 
     let node = Node::start(&db, &[]).await;
     // The post keeps its WordPress address, body, terms, threads and linkbacks.
@@ -118,14 +125,21 @@ async fn a_wordpress_site_moves_in_with_its_threads_and_links(backend: Backend) 
     assert!(page.contains("Thank you for writing this."));
     assert!(page.contains("Replying to Sam"));
     assert!(page.contains("Reply from the author, threaded"));
-    assert!(page.contains("Care Matters » Why the press gets us wrong"), "{page}");
+    assert!(
+        page.contains("Care Matters » Why the press gets us wrong"),
+        "{page}"
+    );
     assert!(page.contains("https://practicenotes.example/media-and-us/"));
     assert!(page.contains("/category/child-protection/"));
     assert!(page.contains("/tag/social-work/"));
     // Held and spam comments, and every commenter's email and address, stay private.
     assert!(!page.contains("This one waits for moderation."));
     assert!(!page.contains("spamword"));
-    for private in ["sam.private@readers.example", "192.0.2.10", "robin@readers.example"] {
+    for private in [
+        "sam.private@readers.example",
+        "192.0.2.10",
+        "robin@readers.example",
+    ] {
         assert!(!page.contains(private), "{private} leaked");
     }
     // The reply is threaded under the comment it answered (it comes after it on the page,
@@ -142,7 +156,7 @@ async fn a_wordpress_site_moves_in_with_its_threads_and_links(backend: Backend) 
         "/2019/03/05/social-work-and-the-media",
     ] {
         let (s, loc) = status_and_location(&node, old).await;
-        assert!(s == 301 || s == 308, "{old}: {s}");
+        assert_eq!(s, 301, "{old}");
         assert_eq!(loc, "/2019/03/05/social-work-and-the-media/", "{old}");
     }
     let (s, loc) = status_and_location(&node, "/opinion/why-we-write/").await;
@@ -173,7 +187,9 @@ async fn a_wordpress_site_moves_in_with_its_threads_and_links(backend: Backend) 
     // The sticky post comes first on the front page although it is not the newest.
     let (_, home) = node.text("/").await;
     let sticky = home.find("Why we write").expect("sticky post listed");
-    let newer = home.find("A title that goes on").expect("newest post listed");
+    let newer = home
+        .find("A title that goes on")
+        .expect("newest post listed");
     assert!(sticky < newer, "sticky first");
     // Nested categories came with their parents.
     let (s, cat) = node.text("/category/opinion/").await;
@@ -201,7 +217,9 @@ async fn a_wordpress_site_moves_in_with_its_threads_and_links(backend: Backend) 
 }
 
 async fn importing_again_changes_nothing_and_an_interrupted_import_resumes(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else { return };
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
     let text = fixture("https://media.voices.example");
     let file = write_file(&db, "voices.wxr", &text);
     let (ok, first, stderr) = import(&db, &file, &["--no-media"]);
@@ -222,7 +240,9 @@ async fn importing_again_changes_nothing_and_an_interrupted_import_resumes(backe
 
     // An import that stopped part-way (here: a file holding only the first items, as a
     // run killed after its first batches leaves the database) continues where it stopped.
-    let Some(db2) = fresh_db(backend).await else { return };
+    let Some(db2) = fresh_db(backend).await else {
+        return;
+    };
     let cut = text.find("<title>Coming next year</title>").unwrap();
     let item_start = text[..cut].rfind("<item>").unwrap();
     let partial = format!("{}</channel>\n</rss>\n", &text[..item_start]);
@@ -230,14 +250,14 @@ async fn importing_again_changes_nothing_and_an_interrupted_import_resumes(backe
     let (ok, part, stderr) = import(&db2, &partial_file, &["--no-media"]);
     assert!(ok, "{stderr}");
     let done = part["posts"].as_u64().unwrap() + part["pages"].as_u64().unwrap();
-    assert!(done > 0 && done < 8, "{part:#}");
+    assert!(done > 0 && done < 9, "{part:#}");
     let full_file = write_file(&db2, "voices.wxr", &text);
     let (ok, rest, stderr) = import(&db2, &full_file, &["--no-media"]);
     assert!(ok, "{stderr}");
     assert_eq!(rest["already_imported"].as_u64().unwrap(), done);
     assert_eq!(
         done + rest["posts"].as_u64().unwrap() + rest["pages"].as_u64().unwrap(),
-        8
+        9
     );
     assert_eq!(
         comparable(&export(&db2)),
@@ -247,7 +267,9 @@ async fn importing_again_changes_nothing_and_an_interrupted_import_resumes(backe
 }
 
 async fn broken_and_hostile_files_are_refused_and_change_nothing(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else { return };
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
     let text = fixture("https://media.voices.example");
     let empty = export(&db);
     // Truncated in the middle of an item: the whole run is refused, with where.
@@ -270,7 +292,10 @@ async fn broken_and_hostile_files_are_refused_and_change_nothing(backend: Backen
 <!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]>
 <rss version="2.0" xmlns:wp="http://wordpress.org/export/1.2/"><channel><title>&x;</title></channel></rss>"#;
     let not_wxr = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>A feed</title><item><title>x</title></item></channel></rss>"#;
-    let wrong_ns = text.replace("http://wordpress.org/export/1.2/\"", "http://wordpress.org/export/9.9/\"");
+    let wrong_ns = text.replace(
+        "http://wordpress.org/export/1.2/\"",
+        "http://wordpress.org/export/9.9/\"",
+    );
     let broken = text.replacen("</wp:post_name>", "</wp:post_nam>", 1);
     for (name, body, says) in [
         ("bomb.wxr", bomb.to_owned(), "DOCTYPE"),
@@ -283,7 +308,10 @@ async fn broken_and_hostile_files_are_refused_and_change_nothing(backend: Backen
         let (ok, _, stderr) = import(&db, &f, &["--no-media"]);
         assert!(!ok, "{name} was accepted");
         assert!(stderr.contains(says), "{name}: {stderr}");
-        assert!(!stderr.contains("root:"), "{name}: an external entity was read");
+        assert!(
+            !stderr.contains("root:"),
+            "{name}: an external entity was read"
+        );
     }
     let missing = db.data_dir.join("nope.wxr").display().to_string();
     let (ok, _, stderr) = import(&db, &missing, &[]);
@@ -306,7 +334,11 @@ fn image_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
             let req = String::from_utf8_lossy(&buf[..n]);
             h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let ok = req.starts_with("GET /photo.png ");
-            let (status, body): (&str, &[u8]) = if ok { ("200 OK", png) } else { ("404 Not Found", b"no") };
+            let (status, body): (&str, &[u8]) = if ok {
+                ("200 OK", png)
+            } else {
+                ("404 Not Found", b"no")
+            };
             let _ = write!(
                 s,
                 "HTTP/1.1 {status}\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -319,7 +351,9 @@ fn image_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
 }
 
 async fn images_are_copied_once_through_the_fetch_guard(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else { return };
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
     let (media, hits) = image_server();
     let file = write_file(&db, "voices.wxr", &fixture(&media));
     // Without the test switch the guard refuses loopback: the import goes on, the image
@@ -327,10 +361,21 @@ async fn images_are_copied_once_through_the_fetch_guard(backend: Backend) {
     let (ok, r, stderr) = import(&db, &file, &[]);
     assert!(ok, "{stderr}");
     assert_eq!(r["media"]["copied"], 0, "{r:#}");
-    assert!(r["media"]["failed"].as_object().is_some_and(|m| !m.is_empty()), "{r:#}");
-    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the guard let a loopback fetch through");
+    assert!(
+        r["media"]["failed"]
+            .as_object()
+            .is_some_and(|m| !m.is_empty()),
+        "{r:#}"
+    );
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the guard let a loopback fetch through"
+    );
 
-    let Some(db) = fresh_db(backend).await else { return };
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
     let file = write_file(&db, "voices.wxr", &fixture(&media));
     let allow = [("COLLOQUY_FETCH_ALLOW_PRIVATE", "1")];
     let (ok, r, stderr) = import_env(&db, &file, &[], &allow);
@@ -346,7 +391,10 @@ async fn images_are_copied_once_through_the_fetch_guard(backend: Backend) {
     let node = Node::start(&db, &[]).await;
     let (_, page) = node.text("/2019/03/05/social-work-and-the-media/").await;
     assert!(page.contains(&format!("/uploads/{}", uploads[0])), "{page}");
-    assert!(!page.contains(&format!("{media}/photo.png")), "the remote URL is still used");
+    assert!(
+        !page.contains(&format!("{media}/photo.png")),
+        "the remote URL is still used"
+    );
     let (s, _) = node.text(&format!("/uploads/{}", uploads[0])).await;
     assert_eq!(s, 200);
     // The same image is fetched once, whether in the body or as the featured image, and a
@@ -366,7 +414,10 @@ fn comparable(wxr: &str) -> BTreeMap<String, String> {
         match rec.expect("our export reads back") {
             Record::Channel(_) => {}
             Record::Author(a) => {
-                out.insert(format!("author {}", a.login), format!("{} <{}>", a.display_name, a.email));
+                out.insert(
+                    format!("author {}", a.login),
+                    format!("{} <{}>", a.display_name, a.email),
+                );
             }
             Record::Term(t) => {
                 out.insert(
@@ -381,13 +432,24 @@ fn comparable(wxr: &str) -> BTreeMap<String, String> {
                     .find(|(k, _)| k == "_colloquy_markdown")
                     .map(|(_, v)| v.clone())
                     .unwrap_or_default();
-                let mut terms: Vec<String> = i.terms.iter().map(|t| format!("{}:{}", t.domain, t.slug)).collect();
+                let mut terms: Vec<String> = i
+                    .terms
+                    .iter()
+                    .map(|t| format!("{}:{}", t.domain, t.slug))
+                    .collect();
                 terms.sort();
                 out.insert(
                     format!("item {} {}", i.post_type, i.link),
                     format!(
                         "{} | {} | {} | {} | sticky {} | {} | {} | {:?} | {md}",
-                        i.title, i.status, i.post_date_gmt, i.post_name, i.is_sticky, i.creator, i.comment_status, terms
+                        i.title,
+                        i.status,
+                        i.post_date_gmt,
+                        i.post_name,
+                        i.is_sticky,
+                        i.creator,
+                        i.comment_status,
+                        terms
                     ),
                 );
                 comment_keys.clear();
@@ -417,14 +479,22 @@ fn comparable(wxr: &str) -> BTreeMap<String, String> {
 }
 
 async fn export_then_import_gives_the_same_site(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else { return };
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
     let file = write_file(&db, "voices.wxr", &fixture("https://media.voices.example"));
     let (ok, _, stderr) = import(&db, &file, &["--no-media"]);
     assert!(ok, "{stderr}");
     let first = export(&db);
     let a = comparable(&first);
-    assert!(a.keys().filter(|k| k.starts_with("item post")).count() >= 7, "{a:#?}");
-    assert!(a.keys().filter(|k| k.starts_with("thought")).count() == 7, "{a:#?}");
+    assert!(
+        a.keys().filter(|k| k.starts_with("item post")).count() == 8,
+        "{a:#?}"
+    );
+    assert!(
+        a.keys().filter(|k| k.starts_with("thought")).count() == 7,
+        "{a:#?}"
+    );
     // Python's parser (a second, independent one) reads it as XML.
     let py = std::process::Command::new("python3")
         .args(["-c", "import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); print(len(d.getElementsByTagName('item')))"])
@@ -439,11 +509,13 @@ async fn export_then_import_gives_the_same_site(backend: Backend) {
     }
 
     // Into a fresh database, from the export: the same site, at the same addresses.
-    let Some(db2) = fresh_db(backend).await else { return };
+    let Some(db2) = fresh_db(backend).await else {
+        return;
+    };
     let exported = write_file(&db2, "export.wxr", &first);
     let (ok, r, stderr) = import(&db2, &exported, &["--no-media"]);
     assert!(ok, "{stderr}");
-    assert_eq!(r["posts"], 7, "{r:#}");
+    assert_eq!(r["posts"], 8, "{r:#}");
     assert_eq!(r["thoughts"], 7);
     let second = export(&db2);
     assert_eq!(comparable(&second), a);
@@ -452,39 +524,76 @@ async fn export_then_import_gives_the_same_site(backend: Backend) {
     assert_eq!(s, 200);
     assert!(page.contains("Reply from the author, threaded"));
     let (s, loc) = status_and_location(&node, "/opinion/why-we-write/").await;
-    assert_eq!((s, loc.as_str()), (301, "/2019/04/10/why-we-write/"), "old links of the first site survive only where the export carries them");
+    assert_eq!(
+        (s, loc.as_str()),
+        (301, "/2019/04/10/why-we-write/"),
+        "the first site's old links come along"
+    );
 }
 
 async fn a_dry_run_writes_nothing_and_authors_can_be_mapped(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else { return };
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
     let file = write_file(&db, "voices.wxr", &fixture("https://media.voices.example"));
     let empty = export(&db);
     let (ok, r, stderr) = import(&db, &file, &["--dry-run", "--no-media"]);
     assert!(ok, "{stderr}");
     assert_eq!(r["dry_run"], true);
-    assert_eq!(r["posts"], 7, "{r:#}");
+    assert_eq!(r["posts"], 8, "{r:#}");
     assert!(stderr.contains("would import"), "{stderr}");
     assert_eq!(export(&db), empty, "a dry run wrote");
 
     // jdoe becomes a user who is already here.
     let out = cli(
         &db,
-        &["user", "add", "--email", "jane.doe@colloquy.example", "--name", "Jane D.", "--role", "editor", "--password-stdin"],
+        &[
+            "user",
+            "add",
+            "--email",
+            "jane.doe@colloquy.example",
+            "--name",
+            "Jane D.",
+            "--role",
+            "editor",
+            "--password-stdin",
+        ],
         "a long enough password 123",
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let map = write_file(&db, "authors.toml", "[authors]\njdoe = \"jane.doe@colloquy.example\"\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let map = write_file(
+        &db,
+        "authors.toml",
+        "[authors]\njdoe = \"jane.doe@colloquy.example\"\n",
+    );
     let (ok, r, stderr) = import(&db, &file, &["--no-media", "--authors", &map]);
     assert!(ok, "{stderr}");
     assert_eq!(r["authors"]["matched"], 1, "{r:#}");
     assert_eq!(r["authors"]["created"], 1, "{r:#}");
-    let site = export(&db);
-    assert!(!site.contains("jane@voices.example"), "jdoe was not mapped");
+    let site = comparable(&export(&db));
+    let authors: Vec<&String> = site
+        .iter()
+        .filter(|(k, _)| k.starts_with("author "))
+        .map(|(_, v)| v)
+        .collect();
+    assert!(
+        authors
+            .iter()
+            .any(|a| a.contains("jane.doe@colloquy.example"))
+            && !authors.iter().any(|a| a.contains("jane@voices.example")),
+        "jdoe was not mapped: {authors:?}"
+    );
     let node = Node::start(&db, &[]).await;
     let (_, page) = node.text("/2019/03/05/social-work-and-the-media/").await;
     assert!(page.contains("Jane D."), "the post is by the mapped user");
     // A bad map is refused before anything is written.
-    let Some(db2) = fresh_db(backend).await else { return };
+    let Some(db2) = fresh_db(backend).await else {
+        return;
+    };
     let bad = write_file(&db2, "bad.toml", "jdoe = 3\n");
     let file2 = write_file(&db2, "voices.wxr", &fixture("https://media.voices.example"));
     let before = export(&db2);

@@ -43,7 +43,10 @@ pub async fn save_image(state: &SharedState, data: &[u8]) -> Result<String, WebE
 /// The name an image is stored under: made from its content, so the same image is one file.
 pub fn upload_name(data: &[u8]) -> Option<String> {
     let (ext, _) = sniff_image(data)?;
-    Some(format!("{}.{ext}", hex::encode(&Sha256::digest(data)[..16])))
+    Some(format!(
+        "{}.{ext}",
+        hex::encode(&Sha256::digest(data)[..16])
+    ))
 }
 
 /// Writes an image (already checked to be one) into `dir` under [`upload_name`], atomically.

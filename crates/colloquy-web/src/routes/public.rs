@@ -176,7 +176,7 @@ pub async fn dispatch(
                 Some(q) => format!("{path}/?{q}"),
                 None => format!("{path}/"),
             };
-            return Redirect::permanent(&target).into_response();
+            return moved(target);
         }
         Err(Ok(false)) => return not_found(&state, &uri).await,
         Err(Err(e)) => return e.into_response(),
@@ -268,7 +268,12 @@ async fn old_link(state: &AppState, uri: &Uri) -> Option<Response> {
             crate::render::term_path(&state.store.term_by_id(id).await.ok()?)
         }
     };
-    (target != uri.path()).then(|| Redirect::permanent(&target).into_response())
+    (target != uri.path()).then(|| moved(target))
+}
+
+/// 301, as WordPress answers for a moved or non-canonical address (not axum's 308).
+fn moved(target: String) -> Response {
+    (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, target)]).into_response()
 }
 
 pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
