@@ -19,6 +19,7 @@ both_backends!(
     images_are_copied_once_through_the_fetch_guard,
     export_then_import_gives_the_same_site,
     a_dry_run_writes_nothing_and_authors_can_be_mapped,
+    a_killed_import_run_again_finishes_without_doubles,
 );
 
 fn fixture(media: &str) -> String {
@@ -600,4 +601,97 @@ async fn a_dry_run_writes_nothing_and_authors_can_be_mapped(backend: Backend) {
     let (ok, _, stderr) = import(&db2, &file2, &["--authors", &bad]);
     assert!(!ok && stderr.contains("email in quotes"), "{stderr}");
     assert_eq!(export(&db2), before);
+}
+
+async fn count(db: &Db, sql: &str) -> i64 {
+    use sqlx::{Connection, Row};
+    if db.url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query(sql).fetch_one(&mut c).await.unwrap().get(0)
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query(sql).fetch_one(&mut c).await.unwrap().get(0)
+    }
+}
+
+async fn a_killed_import_run_again_finishes_without_doubles(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let file = db.data_dir.join("big.wxr");
+    let generator = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../bench/import/generate.py"
+    );
+    let posts = 3000;
+    let per_post = 5;
+    let ok = std::process::Command::new("python3")
+        .args([
+            generator,
+            file.to_str().unwrap(),
+            &posts.to_string(),
+            &per_post.to_string(),
+        ])
+        .status();
+    let Ok(status) = ok else {
+        if std::env::var("COLLOQUY_REQUIRE_SERVICES").as_deref() == Ok("1") {
+            panic!("python3 is required to generate the export");
+        }
+        eprintln!("\n!!!!! SKIPPED: python3 is not here to generate the export !!!!!\n");
+        return;
+    };
+    assert!(status.success());
+    assert_eq!(cli(&db, &["migrate"], "").status.code(), Some(0));
+    let mut child = std::process::Command::new(support::bin())
+        .args(["import", "wxr", file.to_str().unwrap(), "--no-media"])
+        .env("COLLOQUY_DATA_DIR", &db.data_dir)
+        .env("COLLOQUY_DATABASE_URL", &db.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed (no chance to clean up) once some batches are in, before the end.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let n = count(&db, "SELECT COUNT(*) FROM posts").await;
+        if n > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import wrote nothing"
+        );
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let part = count(&db, "SELECT COUNT(*) FROM posts").await;
+    assert!(
+        part < posts,
+        "the import finished before it could be killed ({part} posts)"
+    );
+    // Whole batches only: every post that is there has all its comments.
+    let thoughts = count(&db, "SELECT COUNT(*) FROM thoughts").await;
+    assert_eq!(thoughts, part * per_post);
+
+    let (ok, r, stderr) = import(&db, file.to_str().unwrap(), &["--no-media"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(r["already_imported"].as_i64().unwrap(), part, "{r:#}");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM posts").await, posts);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM thoughts").await,
+        posts * per_post
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM (SELECT slug FROM posts GROUP BY slug HAVING COUNT(*) > 1) d"
+        )
+        .await,
+        0,
+        "a post was imported twice"
+    );
 }
