@@ -1,1 +1,0 @@
-//! WordPress HTML to Markdown (being written).
