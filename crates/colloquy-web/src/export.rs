@@ -170,10 +170,12 @@ pub async fn export_wxr<W: Write>(
             let item = post_item(
                 p,
                 base,
-                terms.get(&p.id).map(Vec::as_slice).unwrap_or(&[]),
-                thoughts.remove(&p.id).unwrap_or_default(),
-                featured.map(|(aid, _, _)| aid),
-                old_paths.remove(&p.id).unwrap_or_default(),
+                Hanging {
+                    terms: terms.get(&p.id).map(Vec::as_slice).unwrap_or(&[]),
+                    thoughts: thoughts.remove(&p.id).unwrap_or_default(),
+                    featured: featured.map(|(aid, _, _)| aid),
+                    old_paths: old_paths.remove(&p.id).unwrap_or_default(),
+                },
                 &logins,
                 &tz,
             );
@@ -219,13 +221,19 @@ fn attachment(
     }
 }
 
+/// What hangs on a post in the export besides its own row.
+struct Hanging<'a> {
+    terms: &'a [TermRow],
+    thoughts: Vec<ThoughtRow>,
+    /// The attachment item of its featured image.
+    featured: Option<i64>,
+    old_paths: Vec<String>,
+}
+
 fn post_item(
     p: &PostRow,
     base: &str,
-    terms: &[TermRow],
-    thoughts: Vec<ThoughtRow>,
-    featured: Option<i64>,
-    old_paths: Vec<String>,
+    h: Hanging<'_>,
     logins: &HashMap<i64, String>,
     tz: &jiff::tz::TimeZone,
 ) -> Item {
@@ -237,11 +245,11 @@ fn post_item(
         _ => ("draft", p.publish_at.is_some()),
     };
     let mut meta = vec![("_colloquy_markdown".to_owned(), p.body_markdown.clone())];
-    if let Some(aid) = featured {
+    if let Some(aid) = h.featured {
         meta.push(("_thumbnail_id".into(), aid.to_string()));
     }
     meta.extend(
-        old_paths
+        h.old_paths
             .into_iter()
             .map(|path| ("_colloquy_old_path".to_owned(), path)),
     );
@@ -278,7 +286,8 @@ fn post_item(
         post_password: String::new(),
         is_sticky: p.sticky,
         attachment_url: String::new(),
-        terms: terms
+        terms: h
+            .terms
             .iter()
             .map(|t| ItemTerm {
                 domain: if t.taxonomy == "tag" {
@@ -292,7 +301,7 @@ fn post_item(
             })
             .collect(),
         meta,
-        comments: thoughts.into_iter().map(|t| comment(t, tz)).collect(),
+        comments: h.thoughts.into_iter().map(|t| comment(t, tz)).collect(),
     }
 }
 

@@ -159,6 +159,10 @@ pub async fn dispatch(
             if let Some(r) = old_link(&state, &uri).await {
                 return r;
             }
+            // A WordPress link to a post we do not show (never imported, or not public).
+            if crate::import::old_path_key(&format!("/?{}", uri.query().unwrap_or(""))) != "/" {
+                return WebError::NotFound.into_response();
+            }
         }
     }
     // The hot path: an anonymous reader and a page in the cache. Only canonical paths are
@@ -172,6 +176,10 @@ pub async fn dispatch(
     let (route, page) = match parse_path(path) {
         Ok(r) => r,
         Err(Ok(true)) => {
+            // An imported site's old link goes straight to its page, not via its slash form.
+            if let Some(r) = old_link(&state, &uri).await {
+                return r;
+            }
             let target = match uri.query() {
                 Some(q) => format!("{path}/?{q}"),
                 None => format!("{path}/"),
