@@ -4,6 +4,7 @@
 //! outside (a form, an API body, a CLI flag) is parsed into one of these types once, at the
 //! edge, so the rest of the program never validates again.
 
+pub mod account;
 pub mod avatar;
 pub mod confidentiality;
 pub mod debate;

@@ -5,6 +5,7 @@
 //! search, row locking for the job queue, schema) branch on [`Backend`].
 //! Times are Unix seconds (UTC) in `BIGINT` columns so both backends agree on them.
 
+mod accounts;
 mod debates;
 mod imports;
 mod jobs;
@@ -15,6 +16,7 @@ mod posts;
 mod thoughts;
 mod users;
 
+pub use accounts::{AccountLink, DeviceSession, Identity, LinkOutcome, NewMember, OidcFlow};
 pub use debates::{
     DebateEvent, DebateFigures, DebatePatch, DebateRow, MessageRow, NewDebate, NewMessage, Refusal,
     Registered, RegistrationRow, DEBATE_CHANNEL,

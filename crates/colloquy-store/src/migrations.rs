@@ -750,4 +750,106 @@ CREATE INDEX redirects_post ON redirects(post_id);
 CREATE INDEX redirects_term ON redirects(term_id);
 "#,
     },
+    Migration {
+        version: 7,
+        name: "accounts: verified addresses, profiles, sign-in providers, mailed links, devices",
+        sqlite: r#"
+ALTER TABLE users ADD COLUMN email_verified_at INTEGER;
+ALTER TABLE users ADD COLUMN website TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN profile_hidden INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN totp_secret TEXT;
+ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET email_verified_at = created_at;
+CREATE TABLE recovery_codes (
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  code_hash TEXT NOT NULL,
+  used_at INTEGER,
+  PRIMARY KEY (user_id, code_hash)
+);
+ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE identities (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  provider TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  email TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  UNIQUE (provider, subject)
+);
+CREATE INDEX identities_user ON identities(user_id);
+CREATE TABLE account_links (
+  token_hash TEXT PRIMARY KEY,
+  purpose TEXT NOT NULL,
+  email TEXT NOT NULL,
+  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+  data TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER
+);
+CREATE INDEX account_links_email ON account_links(email, purpose, created_at);
+CREATE TABLE oidc_flows (
+  state_hash TEXT PRIMARY KEY,
+  provider TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  pkce_verifier TEXT NOT NULL,
+  next TEXT NOT NULL DEFAULT '',
+  link_user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+  browser_hash TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+"#,
+        postgres: r#"
+ALTER TABLE users ADD COLUMN email_verified_at BIGINT;
+ALTER TABLE users ADD COLUMN website TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN profile_hidden BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN totp_secret TEXT;
+ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
+UPDATE users SET email_verified_at = created_at;
+CREATE TABLE recovery_codes (
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  code_hash TEXT NOT NULL,
+  used_at BIGINT,
+  PRIMARY KEY (user_id, code_hash)
+);
+ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE identities (
+  id BIGSERIAL PRIMARY KEY,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  provider TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  email TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  UNIQUE (provider, subject)
+);
+CREATE INDEX identities_user ON identities(user_id);
+CREATE TABLE account_links (
+  token_hash TEXT PRIMARY KEY,
+  purpose TEXT NOT NULL,
+  email TEXT NOT NULL,
+  user_id BIGINT REFERENCES users(id) ON DELETE CASCADE,
+  data TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT
+);
+CREATE INDEX account_links_email ON account_links(email, purpose, created_at);
+CREATE TABLE oidc_flows (
+  state_hash TEXT PRIMARY KEY,
+  provider TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  pkce_verifier TEXT NOT NULL,
+  next TEXT NOT NULL DEFAULT '',
+  link_user_id BIGINT REFERENCES users(id) ON DELETE CASCADE,
+  browser_hash TEXT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+"#,
+    },
 ];

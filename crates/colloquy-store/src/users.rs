@@ -15,6 +15,11 @@ pub struct UserRow {
     pub bio_html: String,
     pub avatar_file: Option<String>,
     pub created_at: i64,
+    /// When the owner proved the address (a mailed link, or a provider that vouched for it).
+    pub email_verified_at: Option<i64>,
+    pub website: String,
+    /// The member asked for no public page.
+    pub profile_hidden: bool,
 }
 
 pub struct NewUser<'a> {
@@ -34,9 +39,10 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
-const USER_COLS: &str = "u.id, u.email, u.name, u.slug, u.role, u.password_hash, u.bio_markdown, u.bio_html, u.avatar_file, u.created_at";
+pub(crate) const USER_COLS: &str = "u.id, u.email, u.name, u.slug, u.role, u.password_hash, u.bio_markdown, u.bio_html, u.avatar_file, u.created_at, \
+    u.email_verified_at, u.website, u.profile_hidden";
 
-fn user(r: &AnyRow) -> UserRow {
+pub(crate) fn user(r: &AnyRow) -> UserRow {
     UserRow {
         id: r.get("id"),
         email: r.get("email"),
@@ -48,6 +54,9 @@ fn user(r: &AnyRow) -> UserRow {
         bio_html: r.get("bio_html"),
         avatar_file: opt_str(r, "avatar_file"),
         created_at: r.get("created_at"),
+        email_verified_at: r.try_get::<Option<i64>, _>("email_verified_at").ok().flatten(),
+        website: r.try_get("website").unwrap_or_default(),
+        profile_hidden: r.try_get::<i64, _>("profile_hidden").unwrap_or(0) != 0,
     }
 }
 
@@ -77,8 +86,8 @@ impl Store {
             n += 1;
         }
         let row = sqlx::query(
-            "INSERT INTO users (email, name, slug, role, password_hash, bio_markdown, bio_html, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO users (email, name, slug, role, password_hash, bio_markdown, bio_html, created_at, email_verified_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
         )
         .bind(u.email)
         .bind(u.name)
@@ -323,8 +332,8 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         let row = sqlx::query(
-            "INSERT INTO users (email, name, slug, role, password_hash, bio_markdown, bio_html, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO users (email, name, slug, role, password_hash, bio_markdown, bio_html, created_at, email_verified_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
         )
         .bind(u.email)
         .bind(u.name)

@@ -10,6 +10,7 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use colloquy_core::Role;
 use colloquy_store::UserRow;
@@ -194,4 +195,97 @@ pub async fn create_password_account(
             bio_html: "",
         })
         .await?)
+}
+
+/// A return address after sign-in: only a path on this site (no `//host`, no scheme).
+pub fn local_path(next: Option<&str>) -> Option<String> {
+    let n = next?.trim();
+    let ok = n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.contains('\\')
+        && !n.chars().any(|c| c.is_control())
+        && n.len() <= 500;
+    ok.then(|| n.to_string())
+}
+
+/// The double-submit token of forms shown before there is a session (and the cookie to
+/// set, when the browser has none yet).
+pub fn login_csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    match cookie(headers, login_csrf_cookie_name(state)) {
+        Some(t) if t.len() >= 32 => (t.to_owned(), None),
+        _ => {
+            let t = random_token();
+            let c = set_cookie(state, login_csrf_cookie_name(state), &t, 3600);
+            (t, Some(c))
+        }
+    }
+}
+
+pub fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
+    if let Some(c) = cookie {
+        if let Ok(v) = c.parse() {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+/// Signs a user in on this device: a new session (a fresh token at every sign-in, so a
+/// token planted before cannot be carried into the account), remembered with the device's
+/// browser and address for the member's list of devices.
+pub async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: std::net::SocketAddr,
+    user_id: i64,
+    to: &str,
+) -> Result<Response, WebError> {
+    let token = random_token();
+    let csrf = random_token();
+    let agent: String = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect();
+    state
+        .store
+        .create_device_session(
+            &hash_token(&token),
+            user_id,
+            &csrf,
+            SESSION_TTL,
+            &agent,
+            &client_ip(headers, Some(peer)),
+        )
+        .await?;
+    if let Some(old) = cookie(headers, cookie_name(state)) {
+        let _ = state.store.delete_session(&hash_token(old)).await;
+    }
+    let mut res = axum::response::Redirect::to(to).into_response();
+    let c = set_cookie(state, cookie_name(state), &token, SESSION_TTL);
+    res.headers_mut()
+        .append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::from)?);
+    Ok(res)
+}
+
+/// Signs this device out (after checking the form's token) and goes to `to`.
+pub async fn end_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: &str,
+    to: &str,
+) -> Result<Response, WebError> {
+    if let Some(me) = current_user(state, headers).await {
+        me.check_csrf(csrf)?;
+        if let Some(t) = cookie(headers, cookie_name(state)) {
+            state.store.delete_session(&hash_token(t)).await?;
+        }
+    }
+    let mut res = axum::response::Redirect::to(to).into_response();
+    let c = set_cookie(state, cookie_name(state), "", 0);
+    res.headers_mut()
+        .append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::from)?);
+    Ok(res)
 }

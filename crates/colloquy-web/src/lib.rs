@@ -41,6 +41,22 @@ pub struct WebConfig {
     pub sitemap_urls: u32,
     /// Lets the fetch guard reach private and loopback addresses (tests, local set-ups).
     pub fetch_allow_private: bool,
+    /// OpenID Connect providers members may sign in with.
+    pub oidc_providers: Vec<OidcProviderConfig>,
+}
+
+/// One OpenID Connect provider, as configured (`[[oidc]]` in the TOML file).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct OidcProviderConfig {
+    /// In addresses: `/sign-in/with/<id>`. Letters, digits and hyphens.
+    pub id: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Shown in the account pages ("Example ID").
+    pub name: String,
+    /// The sign-in button's words ("Sign in with Example ID").
+    pub button_label: String,
 }
 
 pub struct AppState {
@@ -59,6 +75,10 @@ pub struct AppState {
     pub mailer: Arc<colloquy_mail::Mailer>,
     /// The one client for URLs that came from outside (linkbacks, discovery).
     pub fetcher: colloquy_federation::Fetcher,
+    /// OpenID Connect providers, discovered on first use.
+    pub(crate) oidc: tokio::sync::Mutex<
+        std::collections::HashMap<String, Arc<colloquy_federation::oidc::Provider>>,
+    >,
     /// The site version this node last saw; a different value in the database means another
     /// node or a CLI command wrote something.
     seen_version: AtomicI64,
@@ -104,6 +124,7 @@ impl AppState {
                 allow_private: config.fetch_allow_private,
                 ..Default::default()
             })?,
+            oidc: Default::default(),
             settings: RwLock::new(Arc::new(settings)),
             seen_version: AtomicI64::new(version),
             store,

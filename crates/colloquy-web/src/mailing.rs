@@ -119,6 +119,59 @@ async fn compose(
             );
             (out.text, out.html) = (t, Some(h));
         }
+        "account_sign_in" | "account_verify" | "account_reset" | "account_invite"
+        | "account_link_identity" => {
+            let token = payload["token"].as_str().unwrap_or_default();
+            let (path, subject, lines, button) = match d.kind.as_str() {
+                "account_sign_in" => (
+                    "/sign-in/link/use",
+                    format!("Your sign-in link for {}", site.title),
+                    vec![
+                        format!("Someone, probably you, asked to sign in to {} with this address.", site.title),
+                        "The link works once, for 15 minutes. If it was not you, ignore this mail: nothing happens without the link.".to_string(),
+                    ],
+                    "Sign in",
+                ),
+                "account_verify" => (
+                    "/verify",
+                    format!("Confirm your address for {}", site.title),
+                    vec![
+                        format!("Someone, probably you, created an account on {} with this address.", site.title),
+                        "Confirm it to write thoughts and take part in debates. The link works once, for 7 days. If it was not you, ignore this mail.".to_string(),
+                    ],
+                    "Confirm my address",
+                ),
+                "account_reset" => (
+                    "/password/reset",
+                    format!("Choose a new password for {}", site.title),
+                    vec![
+                        format!("Someone, probably you, asked to choose a new password for your account on {}.", site.title),
+                        "The link works once, for an hour. If it was not you, ignore this mail: your password stays as it is.".to_string(),
+                    ],
+                    "Choose a new password",
+                ),
+                "account_invite" => (
+                    "/register",
+                    format!("You are invited to {}", site.title),
+                    vec![format!("You are invited to create an account on {}. The invitation works once, for 14 days.", site.title)],
+                    "Create my account",
+                ),
+                _ => (
+                    "/sign-in/join",
+                    format!("Join a sign-in to your account on {}", site.title),
+                    vec![
+                        format!("Someone signed in to {} with another provider, using this address, which your account here has.", site.title),
+                        "If it was you, follow the link to join that sign-in to your account. If it was not, ignore this mail: nothing is joined without the link, which works once, for an hour.".to_string(),
+                    ],
+                    "Join and sign in",
+                ),
+            };
+            let param = if d.kind == "account_invite" { "invite" } else { "token" };
+            let url = format!("{base}{path}?{param}={token}");
+            out.subject = subject;
+            let (t, h) = letter(&lines, Some((button, &url)), "");
+            (out.text, out.html) = (t, Some(h));
+        }
         "already" => {
             let sid = d.subscriber_id.unwrap_or(0);
             out.subject = format!("You already follow {}", site.title);

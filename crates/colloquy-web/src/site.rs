@@ -18,6 +18,8 @@ pub struct Settings {
     pub debate_zones: Vec<String>,
     /// Words and phrases the debate rooms refuse (moderators are not filtered).
     pub debate_words: Vec<String>,
+    /// Who may create an account.
+    pub registration: colloquy_core::account::RegistrationPolicy,
     /// Signs form timestamps; made once per site and shared by every node.
     #[serde(skip)]
     pub secret: String,
@@ -35,6 +37,7 @@ impl Default for Settings {
             discussion: Rules::default(),
             debate_zones: DEFAULT_DEBATE_ZONES.iter().map(|z| z.to_string()).collect(),
             debate_words: Vec::new(),
+            registration: colloquy_core::account::RegistrationPolicy::Open,
             secret: String::new(),
         }
     }
@@ -77,6 +80,11 @@ impl Settings {
                     }
                 }
                 "debate_word_filter" => s.debate_words = colloquy_core::debate::parse_word_list(&v),
+                "registration" => {
+                    if let Ok(p) = colloquy_core::account::RegistrationPolicy::parse(&v) {
+                        s.registration = p;
+                    }
+                }
                 "secret" => s.secret = v,
                 _ => {}
             }
@@ -244,6 +252,7 @@ impl Settings {
                 ("timezone", self.timezone.clone()),
                 ("language", self.language.clone()),
                 ("posts_per_page", self.posts_per_page.to_string()),
+                ("registration", self.registration.as_str().to_owned()),
             ])
             .await?;
         Ok(())

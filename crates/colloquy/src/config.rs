@@ -21,6 +21,8 @@ struct FileConfig {
     dkim_selector: Option<String>,
     dkim_domain: Option<String>,
     dkim_key_file: Option<PathBuf>,
+    #[serde(default)]
+    oidc: Vec<colloquy_web::OidcProviderConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +43,8 @@ pub struct Config {
     pub dkim: Option<(String, String, PathBuf)>,
     pub mail_lease_seconds: i64,
     pub fetch_allow_private: bool,
+    /// OpenID Connect providers (`[[oidc]]` tables, or COLLOQUY_OIDC_PROVIDERS as JSON).
+    pub oidc_providers: Vec<colloquy_web::OidcProviderConfig>,
 }
 
 impl Config {
@@ -155,7 +159,29 @@ impl Config {
             env("COLLOQUY_FETCH_ALLOW_PRIVATE").as_deref(),
             Some("1") | Some("true") | Some("on")
         );
+        let oidc_providers = match env("COLLOQUY_OIDC_PROVIDERS") {
+            Some(json) => serde_json::from_str(&json).with_context(|| {
+                "COLLOQUY_OIDC_PROVIDERS must be a JSON list of {id, issuer, client_id, client_secret, name, button_label}"
+            })?,
+            None => fc.oidc,
+        };
+        let mut ids = std::collections::HashSet::new();
+        for p in &oidc_providers {
+            let ok_id = !p.id.is_empty()
+                && p.id.len() <= 40
+                && p.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok_id || !ids.insert(p.id.clone()) {
+                anyhow::bail!(
+                    "each OpenID Connect provider needs its own id of lowercase letters, digits and hyphens (got {:?})",
+                    p.id
+                );
+            }
+            if !(p.issuer.starts_with("https://") || p.issuer.starts_with("http://")) {
+                anyhow::bail!("the issuer of OpenID Connect provider {:?} must be an http(s) URL", p.id);
+            }
+        }
         Ok(Self {
+            oidc_providers,
             fetch_allow_private,
             mail_lease_seconds,
             smtp_url,

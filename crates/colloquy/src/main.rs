@@ -372,6 +372,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             thought_limits: config.thought_limits,
             sitemap_urls: config.sitemap_urls,
             fetch_allow_private: config.fetch_allow_private,
+            oidc_providers: config.oidc_providers.clone(),
         },
         mailer(&config)?,
     )

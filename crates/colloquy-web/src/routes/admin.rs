@@ -2,7 +2,7 @@
 //! Every state-changing form carries the session's CSRF token; sign-in forms carry a
 //! double-submit token from a cookie, since there is no session yet.
 
-use crate::auth::{self, CurrentUser};
+use crate::auth::{self, local_path, login_csrf, with_cookie, CurrentUser};
 use crate::error::WebError;
 use crate::render::{iso, post_path};
 use crate::routes::media;
@@ -177,37 +177,6 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// A return address after sign-in: only a path on this site (no `//host`, no scheme).
-fn local_path(next: Option<&str>) -> Option<String> {
-    let n = next?.trim();
-    let ok = n.starts_with('/')
-        && !n.starts_with("//")
-        && !n.contains('\\')
-        && !n.chars().any(|c| c.is_control())
-        && n.len() <= 500;
-    ok.then(|| n.to_string())
-}
-
-fn login_csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
-    match auth::cookie(headers, auth::login_csrf_cookie_name(state)) {
-        Some(t) if t.len() >= 32 => (t.to_owned(), None),
-        _ => {
-            let t = auth::random_token();
-            let c = auth::set_cookie(state, auth::login_csrf_cookie_name(state), &t, 3600);
-            (t, Some(c))
-        }
-    }
-}
-
-fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
-    if let Some(c) = cookie {
-        if let Ok(v) = c.parse() {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    res
-}
-
 async fn login_form(
     State(state): State<SharedState>,
     Query(q): Query<NextQuery>,
@@ -240,27 +209,10 @@ async fn login(
             "the sign-in form expired; reload the page and try again".into(),
         ));
     }
-    let email_key = format!("email:{}", f.email.trim().to_lowercase());
-    let ip_key = format!("ip:{}", auth::client_ip(&headers, Some(peer)));
-    let since = colloquy_store::now() - auth::FAILURE_WINDOW;
-    for key in [&email_key, &ip_key] {
-        if state.store.login_failures_since(key, since).await? >= auth::MAX_FAILURES {
-            return Err(WebError::TooManyRequests(auth::FAILURE_WINDOW as u64));
-        }
-    }
-    let user = state.store.user_by_email(f.email.trim()).await.ok();
-    let ok = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
-        Some(h) => auth::verify_password(&f.password, h),
-        None => {
-            auth::waste_a_verification(&f.password);
-            false
-        }
-    };
-    let user = match (ok, user) {
-        (true, Some(u)) => u,
-        _ => {
-            state.store.record_login_failure(&email_key).await?;
-            state.store.record_login_failure(&ip_key).await?;
+    let user = match super::accounts::check_password(&state, &headers, peer, &f.email, &f.password).await? {
+        Ok(u) => u,
+        Err(super::accounts::Refusal::Slowed(wait)) => return super::accounts::slowed(&state, wait).await,
+        Err(super::accounts::Refusal::Wrong) => {
             let (token, _) = login_csrf(&state, &headers);
             return page(
                 &state,
@@ -271,7 +223,6 @@ async fn login(
             );
         }
     };
-    state.store.clear_login_failures(&email_key).await?;
     // Members have no admin to go to: they return to the site, signed in.
     let next = local_path(f.next.as_deref());
     let to = match &next {
@@ -279,21 +230,7 @@ async fn login(
         None if user.role == "member" => "/",
         None => "/admin/",
     };
-    start_session(&state, user.id, to).await
-}
-
-async fn start_session(state: &AppState, user_id: i64, to: &str) -> Result<Response, WebError> {
-    let token = auth::random_token();
-    let csrf = auth::random_token();
-    state
-        .store
-        .create_session(&auth::hash_token(&token), user_id, &csrf, auth::SESSION_TTL)
-        .await?;
-    let mut res = Redirect::to(to).into_response();
-    let c = auth::set_cookie(state, auth::cookie_name(state), &token, auth::SESSION_TTL);
-    res.headers_mut()
-        .append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::from)?);
-    Ok(res)
+    auth::start_session(&state, &headers, peer, user.id, to).await
 }
 
 #[derive(Deserialize)]
@@ -306,17 +243,7 @@ async fn logout(
     headers: HeaderMap,
     Form(f): Form<CsrfOnly>,
 ) -> Result<Response, WebError> {
-    if let Some(me) = auth::current_user(&state, &headers).await {
-        me.check_csrf(&f.csrf)?;
-        if let Some(t) = auth::cookie(&headers, auth::cookie_name(&state)) {
-            state.store.delete_session(&auth::hash_token(t)).await?;
-        }
-    }
-    let mut res = Redirect::to("/admin/login").into_response();
-    let c = auth::set_cookie(&state, auth::cookie_name(&state), "", 0);
-    res.headers_mut()
-        .append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::from)?);
-    Ok(res)
+    auth::end_session(&state, &headers, &f.csrf, "/admin/login").await
 }
 
 // ---- first run -----------------------------------------------------------------------
@@ -363,6 +290,7 @@ struct SetupForm {
 
 async fn setup(
     State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(f): Form<SetupForm>,
 ) -> Result<Response, WebError> {
@@ -417,7 +345,7 @@ async fn setup(
         s.save(&state.store).await?;
     }
     state.content_changed().await;
-    start_session(&state, id, "/admin/").await
+    auth::start_session(&state, &headers, peer, id, "/admin/").await
 }
 
 // ---- posts and pages -----------------------------------------------------------------
@@ -1025,13 +953,26 @@ async fn users_view(
     )
 }
 
+#[derive(Deserialize, Default)]
+struct UsersQuery {
+    invited: Option<String>,
+}
+
 async fn users_page(
     State(state): State<SharedState>,
+    Query(q): Query<UsersQuery>,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let me = me_or_return!(state, headers);
     me.require(me.role.can_administer())?;
-    users_view(&state, &me, None, StatusCode::OK).await
+    let users = state.store.list_users().await?;
+    page(
+        &state,
+        Some(&me),
+        "admin/users.html",
+        StatusCode::OK,
+        minijinja::context! { users, invited => q.invited },
+    )
 }
 
 #[derive(Deserialize)]
@@ -1179,6 +1120,8 @@ struct SettingsForm {
     timezone: String,
     language: String,
     posts_per_page: String,
+    #[serde(default)]
+    registration: String,
 }
 
 async fn save_settings(
@@ -1196,7 +1139,15 @@ async fn save_settings(
         &f.timezone,
         &f.language,
         &f.posts_per_page,
-    ) {
+    )
+    .and_then(|mut s| {
+        s.registration = if f.registration.is_empty() {
+            state.settings().registration
+        } else {
+            colloquy_core::account::RegistrationPolicy::parse(&f.registration)?
+        };
+        Ok(s)
+    }) {
         Ok(s) => {
             s.save(&state.store).await?;
             state.content_changed().await;

@@ -1,5 +1,6 @@
 //! The URL map. Each area of the site has its own module.
 
+mod accounts;
 mod admin;
 mod admin_debates;
 mod admin_mail;
@@ -12,6 +13,7 @@ mod feeds;
 mod following;
 mod linkbacks;
 pub(crate) mod media;
+mod oidc;
 mod public;
 pub(crate) mod thoughts;
 
@@ -51,6 +53,7 @@ pub fn router(state: SharedState) -> Router {
             Router::new()
                 .merge(api::routes())
                 .merge(admin::routes())
+                .merge(accounts::routes())
                 .merge(thoughts::routes())
                 .merge(admin_thoughts::routes())
                 .merge(admin_mail::routes())

@@ -124,6 +124,13 @@ pub async fn submit(
             "thoughts are closed on this post".into(),
         ));
     }
+    if let Some(u) = who {
+        if u.email_verified_at.is_none() {
+            return Err(WebError::Forbidden(
+                "confirm your email address first: follow the link we mailed you (your account page can send it again)".into(),
+            ));
+        }
+    }
     let body = ThoughtBody::parse(&input.body)?;
     let (name, email, url) = match who {
         Some(u) => (u.name.clone(), u.email.clone(), String::new()),

@@ -131,7 +131,11 @@ pub fn cli(db: &Db, args: &[&str], stdin: &str) -> std::process::Output {
 
 impl Node {
     pub async fn start(db: &Db, extra_env: &[(&str, &str)]) -> Node {
-        let port = free_port();
+        Self::start_on(db, free_port(), extra_env).await
+    }
+
+    /// Starts a node on a port chosen before (for set-ups that must know its address first).
+    pub async fn start_on(db: &Db, port: u16, extra_env: &[(&str, &str)]) -> Node {
         let base = format!("http://127.0.0.1:{port}");
         let stdout_path = db.data_dir.join(format!("stdout-{port}.log"));
         let mut cmd = Command::new(bin());
@@ -536,4 +540,16 @@ pub fn link(text: &str, prefix: &str) -> String {
         .find(prefix)
         .unwrap_or_else(|| panic!("no {prefix} in {text}"));
     text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// Runs one SQL statement on the test's database (to stand in for time passing).
+pub async fn sql(db: &Db, sql: &str) {
+    use sqlx::Connection;
+    if db.url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    }
 }
