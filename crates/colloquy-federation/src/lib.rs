@@ -8,6 +8,7 @@
 pub mod discovery;
 pub mod fetch;
 pub mod mf2;
+pub mod oidc;
 pub mod xmlrpc;
 
 pub use discovery::parse_html_bounded;

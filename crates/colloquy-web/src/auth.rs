@@ -165,9 +165,6 @@ pub async fn api_user(state: &AppState, headers: &HeaderMap) -> Result<(UserRow,
     Ok((user, role))
 }
 
-/// Login throttling: at most this many failures per account or per address in the window.
-pub const MAX_FAILURES: i64 = 5;
-pub const FAILURE_WINDOW: i64 = 15 * 60;
 
 pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> String {
     // Behind a reverse proxy the peer is the proxy; we do not trust X-Forwarded-For by

@@ -190,6 +190,25 @@ impl Fetcher {
         .await
     }
 
+    /// Any method, with the caller's headers and body: the general form the OpenID Connect
+    /// client ([`crate::oidc`]) needs for discovery, the token endpoint (with an
+    /// `Authorization` header) and userinfo. The same guard, redirect, size and time rules
+    /// apply as for [`Fetcher::get`]. Headers the caller sets replace the client's defaults
+    /// (the User-Agent included); as with every redirect reqwest follows, `Authorization` is
+    /// dropped when a redirect leaves the original host.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    ) -> Result<Fetched, FetchError> {
+        self.fetch(url, |client, url| {
+            client.request(method, url).headers(headers).body(body)
+        })
+        .await
+    }
+
     #[tracing::instrument(name = "guarded_fetch", skip(self, build), err(level = tracing::Level::DEBUG))]
     async fn fetch(
         &self,
