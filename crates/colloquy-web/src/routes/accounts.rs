@@ -579,10 +579,21 @@ async fn register(
         }
     };
     if policy == RegistrationPolicy::Invitation {
-        let outcome = state
+        let invite = auth::hash_token(&f.invite);
+        // The address is checked before the invitation is spent: a typo does not waste it.
+        let outcome = match state
             .store
-            .use_account_link(&auth::hash_token(&f.invite), LinkPurpose::Invite.as_str())
-            .await?;
+            .peek_account_link(&invite, LinkPurpose::Invite.as_str())
+            .await?
+        {
+            LinkOutcome::Used(link) if link.email.eq_ignore_ascii_case(email.as_str()) => {
+                state
+                    .store
+                    .use_account_link(&invite, LinkPurpose::Invite.as_str())
+                    .await?
+            }
+            other => other,
+        };
         match outcome {
             LinkOutcome::Used(link) if link.email.eq_ignore_ascii_case(email.as_str()) => {}
             LinkOutcome::Used(_) => {
