@@ -239,7 +239,10 @@ mod tests {
             "tea at the allotment on thursdays",
             "Kettle-Orbit-Mango-41",
         ] {
-            assert!(check_new_password(p, "jane.doe@example.org", "Jane Doe").is_ok(), "{p}");
+            assert!(
+                check_new_password(p, "jane.doe@example.org", "Jane Doe").is_ok(),
+                "{p}"
+            );
         }
     }
 
@@ -257,7 +260,11 @@ mod tests {
     fn one_time_codes_follow_rfc_6238() {
         // RFC 6238's SHA-1 test key and its 8-digit vectors, truncated to our 6 digits.
         let key = b"12345678901234567890";
-        for (t, code) in [(59, "287082"), (1_111_111_109, "081804"), (2_000_000_000, "279037")] {
+        for (t, code) in [
+            (59, "287082"),
+            (1_111_111_109, "081804"),
+            (2_000_000_000, "279037"),
+        ] {
             assert_eq!(totp::code_at(key, t), code, "{t}");
             assert!(totp::check(key, code, t).is_some());
         }

@@ -307,7 +307,13 @@ impl Store {
     }
 
     /// Joins a provider identity to an account; Conflict if it belongs to another.
-    pub async fn add_identity(&self, user_id: i64, provider: &str, subject: &str, email: &str) -> Result<()> {
+    pub async fn add_identity(
+        &self,
+        user_id: i64,
+        provider: &str,
+        subject: &str,
+        email: &str,
+    ) -> Result<()> {
         let r = sqlx::query(
             "INSERT INTO identities (user_id, provider, subject, email, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (provider, subject) DO NOTHING",
@@ -320,12 +326,13 @@ impl Store {
         .execute(&self.pool)
         .await?;
         if r.rows_affected() == 0 {
-            let owner: i64 = sqlx::query("SELECT user_id FROM identities WHERE provider = $1 AND subject = $2")
-                .bind(provider)
-                .bind(subject)
-                .fetch_one(&self.pool)
-                .await?
-                .get(0);
+            let owner: i64 =
+                sqlx::query("SELECT user_id FROM identities WHERE provider = $1 AND subject = $2")
+                    .bind(provider)
+                    .bind(subject)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .get(0);
             if owner != user_id {
                 return Err(StoreError::Conflict(
                     "this sign-in is already joined to another account".into(),
@@ -396,12 +403,14 @@ impl Store {
     /// view would cost more than the list is worth).
     pub async fn touch_session(&self, token_hash: &str) -> Result<()> {
         let t = now();
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at < $3")
-            .bind(t)
-            .bind(token_hash)
-            .bind(t - 300)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at < $3",
+        )
+        .bind(t)
+        .bind(token_hash)
+        .bind(t - 300)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -449,12 +458,14 @@ impl Store {
 
     /// Signs every other device of a member out.
     pub async fn end_other_sessions(&self, user_id: i64, keep_hash: &str) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
-            .bind(user_id)
-            .bind(keep_hash)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user_id)
+                .bind(keep_hash)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 
     /// Failures for `key` since `since`: how many, and when the latest was.

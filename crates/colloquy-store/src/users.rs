@@ -54,7 +54,10 @@ pub(crate) fn user(r: &AnyRow) -> UserRow {
         bio_html: r.get("bio_html"),
         avatar_file: opt_str(r, "avatar_file"),
         created_at: r.get("created_at"),
-        email_verified_at: r.try_get::<Option<i64>, _>("email_verified_at").ok().flatten(),
+        email_verified_at: r
+            .try_get::<Option<i64>, _>("email_verified_at")
+            .ok()
+            .flatten(),
         website: r.try_get("website").unwrap_or_default(),
         profile_hidden: r.try_get::<i64, _>("profile_hidden").unwrap_or(0) != 0,
     }

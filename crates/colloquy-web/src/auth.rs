@@ -165,7 +165,6 @@ pub async fn api_user(state: &AppState, headers: &HeaderMap) -> Result<(UserRow,
     Ok((user, role))
 }
 
-
 pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> String {
     // Behind a reverse proxy the peer is the proxy; we do not trust X-Forwarded-For by
     // default, because any client can send it.

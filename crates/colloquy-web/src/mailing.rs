@@ -119,7 +119,10 @@ async fn compose(
             );
             (out.text, out.html) = (t, Some(h));
         }
-        "account_sign_in" | "account_verify" | "account_reset" | "account_invite"
+        "account_sign_in"
+        | "account_verify"
+        | "account_reset"
+        | "account_invite"
         | "account_link_identity" => {
             let token = payload["token"].as_str().unwrap_or_default();
             let (path, subject, lines, button) = match d.kind.as_str() {
@@ -166,7 +169,11 @@ async fn compose(
                     "Join and sign in",
                 ),
             };
-            let param = if d.kind == "account_invite" { "invite" } else { "token" };
+            let param = if d.kind == "account_invite" {
+                "invite"
+            } else {
+                "token"
+            };
             let url = format!("{base}{path}?{param}={token}");
             out.subject = subject;
             let (t, h) = letter(&lines, Some((button, &url)), "");

@@ -169,7 +169,9 @@ impl Config {
         for p in &oidc_providers {
             let ok_id = !p.id.is_empty()
                 && p.id.len() <= 40
-                && p.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                && p.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !ok_id || !ids.insert(p.id.clone()) {
                 anyhow::bail!(
                     "each OpenID Connect provider needs its own id of lowercase letters, digits and hyphens (got {:?})",
@@ -177,7 +179,10 @@ impl Config {
                 );
             }
             if !(p.issuer.starts_with("https://") || p.issuer.starts_with("http://")) {
-                anyhow::bail!("the issuer of OpenID Connect provider {:?} must be an http(s) URL", p.id);
+                anyhow::bail!(
+                    "the issuer of OpenID Connect provider {:?} must be an http(s) URL",
+                    p.id
+                );
             }
         }
         Ok(Self {

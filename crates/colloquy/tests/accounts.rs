@@ -45,7 +45,12 @@ async fn get(c: &reqwest::Client, node: &Node, path: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-async fn post(c: &reqwest::Client, node: &Node, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+async fn post(
+    c: &reqwest::Client,
+    node: &Node,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, String, String) {
     let r = c.post(node.url(path)).form(form).send().await.unwrap();
     let loc = r
         .headers()
@@ -63,7 +68,12 @@ async fn login_csrf(c: &reqwest::Client, node: &Node) -> String {
 }
 
 /// Follows a mailed link: its page, then its one button.
-async fn follow(c: &reqwest::Client, node: &Node, url: &str, action: &str) -> (u16, String, String) {
+async fn follow(
+    c: &reqwest::Client,
+    node: &Node,
+    url: &str,
+    action: &str,
+) -> (u16, String, String) {
     let path = url.trim_start_matches(&node.base);
     let (s, page) = get(c, node, path).await;
     assert_eq!(s, 200, "{page}");
@@ -74,11 +84,25 @@ async fn follow(c: &reqwest::Client, node: &Node, url: &str, action: &str) -> (u
 }
 
 async fn a_mailed_link_signs_in_once(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else { return };
-    let Some((node, sink)) = mail_node(&db).await else { return };
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let Some((node, sink)) = mail_node(&db).await else {
+        return;
+    };
     let c = browser();
     let csrf = login_csrf(&c, &node).await;
-    let (s, _, page) = post(&c, &node, "/sign-in/link", &[("email", "new.member@example.org"), ("csrf", &csrf), ("next", "/about/")]).await;
+    let (s, _, page) = post(
+        &c,
+        &node,
+        "/sign-in/link",
+        &[
+            ("email", "new.member@example.org"),
+            ("csrf", &csrf),
+            ("next", "/about/"),
+        ],
+    )
+    .await;
     assert_eq!(s, 202, "{page}");
     assert!(page.contains("new.member@example.org"));
     let text = mail_to(&sink, "new.member@example.org", 1).await;
@@ -89,7 +113,10 @@ async fn a_mailed_link_signs_in_once(backend: Backend) {
     let (s, account) = get(&c, &node, "/account").await;
     assert_eq!(s, 200);
     assert!(account.contains("new.member@example.org"), "{account}");
-    assert!(!account.contains("not confirmed"), "using the link proved the address");
+    assert!(
+        !account.contains("not confirmed"),
+        "using the link proved the address"
+    );
     // Once only.
     let c2 = browser();
     let path = url.trim_start_matches(&node.base);
@@ -98,53 +125,133 @@ async fn a_mailed_link_signs_in_once(backend: Backend) {
     assert!(page.contains("used already"));
     let csrf2 = login_csrf(&c2, &node).await;
     let token = path.split("token=").nth(1).unwrap();
-    let (s, _, _) = post(&c2, &node, "/sign-in/link/use", &[("token", token), ("csrf", &csrf2)]).await;
+    let (s, _, _) = post(
+        &c2,
+        &node,
+        "/sign-in/link/use",
+        &[("token", token), ("csrf", &csrf2)],
+    )
+    .await;
     assert_eq!(s, 410);
-    assert_eq!(get(&c2, &node, "/account").await.0, 303, "the reused link signed nobody in");
+    assert_eq!(
+        get(&c2, &node, "/account").await.0,
+        303,
+        "the reused link signed nobody in"
+    );
     // Expired links are refused.
-    let (_, _, _) = post(&c2, &node, "/sign-in/link", &[("email", "new.member@example.org"), ("csrf", &csrf2)]).await;
+    let (_, _, _) = post(
+        &c2,
+        &node,
+        "/sign-in/link",
+        &[("email", "new.member@example.org"), ("csrf", &csrf2)],
+    )
+    .await;
     let text = mail_to(&sink, "new.member@example.org", 2).await;
     let url = link(&text, &format!("{}/sign-in/link/use?token=", node.base));
-    support::sql(&db, "UPDATE account_links SET expires_at = 0 WHERE used_at IS NULL").await;
+    support::sql(
+        &db,
+        "UPDATE account_links SET expires_at = 0 WHERE used_at IS NULL",
+    )
+    .await;
     let (s, page) = get(&c2, &node, url.trim_start_matches(&node.base)).await;
     assert_eq!(s, 410);
     assert!(page.contains("expired"), "{page}");
     // A link that is not ours, and a form without its token.
     let (s, _) = get(&c2, &node, "/sign-in/link/use?token=forged").await;
     assert_eq!(s, 404);
-    let (s, _, _) = post(&c2, &node, "/sign-in/link", &[("email", "x@example.org"), ("csrf", "nope")]).await;
+    let (s, _, _) = post(
+        &c2,
+        &node,
+        "/sign-in/link",
+        &[("email", "x@example.org"), ("csrf", "nope")],
+    )
+    .await;
     assert_eq!(s, 403);
     // A bad address is a clear error.
-    let (s, _, page) = post(&c2, &node, "/sign-in/link", &[("email", "not an address"), ("csrf", &csrf2)]).await;
+    let (s, _, page) = post(
+        &c2,
+        &node,
+        "/sign-in/link",
+        &[("email", "not an address"), ("csrf", &csrf2)],
+    )
+    .await;
     assert_eq!(s, 422, "{page}");
 }
 
 async fn registration_follows_the_site_policy(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else { return };
-    let Some((node, sink)) = mail_node(&db).await else { return };
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let Some((node, sink)) = mail_node(&db).await else {
+        return;
+    };
     let c = browser();
     let (_, page) = get(&c, &node, "/register").await;
     let csrf = form_value(&page, "csrf");
     // Weak passwords are refused with the reason, and nothing is created.
-    let (s, _, page) = post(&c, &node, "/register", &[("name", "Robin Carer"), ("email", "robin@example.org"), ("password", "Password2024!"), ("csrf", &csrf), ("invite", "")]).await;
+    let (s, _, page) = post(
+        &c,
+        &node,
+        "/register",
+        &[
+            ("name", "Robin Carer"),
+            ("email", "robin@example.org"),
+            ("password", "Password2024!"),
+            ("csrf", &csrf),
+            ("invite", ""),
+        ],
+    )
+    .await;
     assert_eq!(s, 422);
     assert!(page.contains("guessed first"), "{page}");
-    let (s, _, page) = post(&c, &node, "/register", &[("name", "Robin Carer"), ("email", "robin@example.org"), ("password", "tea at the allotment"), ("csrf", &csrf), ("invite", "")]).await;
+    let (s, _, page) = post(
+        &c,
+        &node,
+        "/register",
+        &[
+            ("name", "Robin Carer"),
+            ("email", "robin@example.org"),
+            ("password", "tea at the allotment"),
+            ("csrf", &csrf),
+            ("invite", ""),
+        ],
+    )
+    .await;
     assert_eq!(s, 201, "{page}");
     let text = mail_to(&sink, "robin@example.org", 1).await;
     let verify = link(&text, &format!("{}/verify?token=", node.base));
 
     // Signed in by password but not yet proven: reading yes, writing no.
     let editor = api_user(&db, "ed@example.org", "editor");
-    let (s, post_json) = support::post_json(&node, &editor, "/api/v1/posts", serde_json::json!({"title": "A piece", "body_markdown": "Words.", "status": "published"})).await;
+    let (s, post_json) = support::post_json(
+        &node,
+        &editor,
+        "/api/v1/posts",
+        serde_json::json!({"title": "A piece", "body_markdown": "Words.", "status": "published"}),
+    )
+    .await;
     assert_eq!(s, 201, "{post_json}");
     let post_id = post_json["id"].as_i64().unwrap();
     let csrf = login_csrf(&c, &node).await;
-    let (s, _, _) = post(&c, &node, "/sign-in", &[("email", "robin@example.org"), ("password", "tea at the allotment"), ("csrf", &csrf)]).await;
+    let (s, _, _) = post(
+        &c,
+        &node,
+        "/sign-in",
+        &[
+            ("email", "robin@example.org"),
+            ("password", "tea at the allotment"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
     assert_eq!(s, 303);
     let (_, account) = get(&c, &node, "/account").await;
     assert!(account.contains("not confirmed"), "{account}");
-    let out = support::cli(&db, &["token", "create", "--email", "robin@example.org"], "");
+    let out = support::cli(
+        &db,
+        &["token", "create", "--email", "robin@example.org"],
+        "",
+    );
     let robin_token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let thought = || {
         let url = node.url(&format!("/api/v1/posts/{post_id}/thoughts"));
@@ -161,7 +268,11 @@ async fn registration_follows_the_site_policy(backend: Backend) {
                 .as_u16()
         }
     };
-    assert_eq!(thought().await, 403, "a member who has not proven the address wrote");
+    assert_eq!(
+        thought().await,
+        403,
+        "a member who has not proven the address wrote"
+    );
     let (s, loc, _) = follow(&c, &node, &verify, "/verify").await;
     assert_eq!((s, loc.as_str()), (303, "/account"));
     let (_, account) = get(&c, &node, "/account").await;
@@ -172,14 +283,40 @@ async fn registration_follows_the_site_policy(backend: Backend) {
     let c2 = browser();
     let (_, page) = get(&c2, &node, "/register").await;
     let csrf = form_value(&page, "csrf");
-    let (s, _, _) = post(&c2, &node, "/register", &[("name", "Someone"), ("email", "robin@example.org"), ("password", "another long phrase"), ("csrf", &csrf), ("invite", "")]).await;
+    let (s, _, _) = post(
+        &c2,
+        &node,
+        "/register",
+        &[
+            ("name", "Someone"),
+            ("email", "robin@example.org"),
+            ("password", "another long phrase"),
+            ("csrf", &csrf),
+            ("invite", ""),
+        ],
+    )
+    .await;
     assert_eq!(s, 201);
     let text = mail_to(&sink, "robin@example.org", 2).await;
     assert!(text.contains("/sign-in/link/use?token="), "{text}");
 
     // Closed: no form, no account.
     let admin_pw = "a long admin password";
-    let out = support::cli(&db, &["user", "add", "--email", "admin@example.org", "--name", "Admin", "--role", "admin", "--password-stdin"], admin_pw);
+    let out = support::cli(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "admin@example.org",
+            "--name",
+            "Admin",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        admin_pw,
+    );
     assert!(out.status.success());
     let admin_csrf = support::sign_in(&node, "admin@example.org", admin_pw).await;
     let set_policy = |policy: &'static str| {
@@ -189,7 +326,16 @@ async fn registration_follows_the_site_policy(backend: Backend) {
             let r = node
                 .client
                 .post(node.url("/admin/settings"))
-                .form(&[("csrf", admin_csrf.as_str()), ("title", "Voices"), ("tagline", ""), ("description", ""), ("timezone", "Europe/London"), ("language", "en"), ("posts_per_page", "10"), ("registration", policy)])
+                .form(&[
+                    ("csrf", admin_csrf.as_str()),
+                    ("title", "Voices"),
+                    ("tagline", ""),
+                    ("description", ""),
+                    ("timezone", "Europe/London"),
+                    ("language", "en"),
+                    ("posts_per_page", "10"),
+                    ("registration", policy),
+                ])
                 .send()
                 .await
                 .unwrap();
@@ -201,19 +347,43 @@ async fn registration_follows_the_site_policy(backend: Backend) {
     let (s, page) = get(&c3, &node, "/register").await;
     assert_eq!(s, 403, "{page}");
     let csrf = login_csrf(&c3, &node).await;
-    let (s, _, _) = post(&c3, &node, "/register", &[("name", "Late"), ("email", "late@example.org"), ("password", "a long phrase here"), ("csrf", &csrf), ("invite", "")]).await;
+    let (s, _, _) = post(
+        &c3,
+        &node,
+        "/register",
+        &[
+            ("name", "Late"),
+            ("email", "late@example.org"),
+            ("password", "a long phrase here"),
+            ("csrf", &csrf),
+            ("invite", ""),
+        ],
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _, _) = post(&c3, &node, "/sign-in/link", &[("email", "late@example.org"), ("csrf", &csrf)]).await;
+    let (s, _, _) = post(
+        &c3,
+        &node,
+        "/sign-in/link",
+        &[("email", "late@example.org"), ("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(s, 202, "the answer does not reveal the policy's effect");
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    assert!(sink.to("late@example.org").is_empty(), "a closed site mailed a stranger a way in");
+    assert!(
+        sink.to("late@example.org").is_empty(),
+        "a closed site mailed a stranger a way in"
+    );
 
     // Invitation: only with an invitation, for its address.
     set_policy("invitation").await;
     let r = node
         .client
         .post(node.url("/admin/invitations"))
-        .form(&[("csrf", admin_csrf.as_str()), ("email", "invited@example.org")])
+        .form(&[
+            ("csrf", admin_csrf.as_str()),
+            ("email", "invited@example.org"),
+        ])
         .send()
         .await
         .unwrap();
@@ -226,34 +396,110 @@ async fn registration_follows_the_site_policy(backend: Backend) {
     let (s, page) = get(&c4, &node, invite_url.trim_start_matches(&node.base)).await;
     assert_eq!(s, 200, "{page}");
     let csrf = form_value(&page, "csrf");
-    let (s, _, _) = post(&c4, &node, "/register", &[("name", "Other"), ("email", "other@example.org"), ("password", "a long phrase here"), ("csrf", &csrf), ("invite", &invite)]).await;
+    let (s, _, _) = post(
+        &c4,
+        &node,
+        "/register",
+        &[
+            ("name", "Other"),
+            ("email", "other@example.org"),
+            ("password", "a long phrase here"),
+            ("csrf", &csrf),
+            ("invite", &invite),
+        ],
+    )
+    .await;
     assert_eq!(s, 403, "an invitation is for its own address");
-    let (s, _, page) = post(&c4, &node, "/register", &[("name", "Invited"), ("email", "invited@example.org"), ("password", "a long phrase here"), ("csrf", &csrf), ("invite", &invite)]).await;
+    let (s, _, page) = post(
+        &c4,
+        &node,
+        "/register",
+        &[
+            ("name", "Invited"),
+            ("email", "invited@example.org"),
+            ("password", "a long phrase here"),
+            ("csrf", &csrf),
+            ("invite", &invite),
+        ],
+    )
+    .await;
     assert_eq!(s, 201, "{page}");
     let text = mail_to(&sink, "invited@example.org", 2).await;
     assert!(text.contains("/verify?token="), "{text}");
-    let (s, _, _) = post(&c4, &node, "/register", &[("name", "Again"), ("email", "invited@example.org"), ("password", "a long phrase here"), ("csrf", &csrf), ("invite", &invite)]).await;
+    let (s, _, _) = post(
+        &c4,
+        &node,
+        "/register",
+        &[
+            ("name", "Again"),
+            ("email", "invited@example.org"),
+            ("password", "a long phrase here"),
+            ("csrf", &csrf),
+            ("invite", &invite),
+        ],
+    )
+    .await;
     assert_eq!(s, 410, "an invitation works once");
 }
 
 async fn a_password_reset_signs_out_everywhere(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else { return };
-    let Some((node, sink)) = mail_node(&db).await else { return };
-    let out = support::cli(&db, &["user", "add", "--email", "sam@example.org", "--name", "Sam", "--role", "member", "--password-stdin"], "the first long password");
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let Some((node, sink)) = mail_node(&db).await else {
+        return;
+    };
+    let out = support::cli(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "sam@example.org",
+            "--name",
+            "Sam",
+            "--role",
+            "member",
+            "--password-stdin",
+        ],
+        "the first long password",
+    );
     assert!(out.status.success());
     let elsewhere = browser();
     let csrf = login_csrf(&elsewhere, &node).await;
-    let (s, _, _) = post(&elsewhere, &node, "/sign-in", &[("email", "sam@example.org"), ("password", "the first long password"), ("csrf", &csrf)]).await;
+    let (s, _, _) = post(
+        &elsewhere,
+        &node,
+        "/sign-in",
+        &[
+            ("email", "sam@example.org"),
+            ("password", "the first long password"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
     assert_eq!(s, 303);
     assert_eq!(get(&elsewhere, &node, "/account").await.0, 200);
 
     let c = browser();
     let (_, page) = get(&c, &node, "/password/forgot").await;
     let csrf = form_value(&page, "csrf");
-    let (s, _, _) = post(&c, &node, "/password/forgot", &[("email", "sam@example.org"), ("csrf", &csrf)]).await;
+    let (s, _, _) = post(
+        &c,
+        &node,
+        "/password/forgot",
+        &[("email", "sam@example.org"), ("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(s, 202);
     // Unknown addresses get the same answer and no mail.
-    let (s, _, _) = post(&c, &node, "/password/forgot", &[("email", "nobody@example.org"), ("csrf", &csrf)]).await;
+    let (s, _, _) = post(
+        &c,
+        &node,
+        "/password/forgot",
+        &[("email", "nobody@example.org"), ("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(s, 202);
     let text = mail_to(&sink, "sam@example.org", 1).await;
     let url = link(&text, &format!("{}/password/reset?token=", node.base));
@@ -262,47 +508,147 @@ async fn a_password_reset_signs_out_everywhere(backend: Backend) {
     let token = form_value(&page, "token");
     let csrf = form_value(&page, "csrf");
     // A weak password does not spend the link.
-    let (s, _, page) = post(&c, &node, "/password/reset", &[("token", &token), ("password", "qwertyuiop123"), ("csrf", &csrf)]).await;
+    let (s, _, page) = post(
+        &c,
+        &node,
+        "/password/reset",
+        &[
+            ("token", &token),
+            ("password", "qwertyuiop123"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
     assert_eq!(s, 422, "{page}");
-    let (s, loc, _) = post(&c, &node, "/password/reset", &[("token", &token), ("password", "kettle orbit mango river"), ("csrf", &csrf)]).await;
+    let (s, loc, _) = post(
+        &c,
+        &node,
+        "/password/reset",
+        &[
+            ("token", &token),
+            ("password", "kettle orbit mango river"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
     assert_eq!((s, loc.as_str()), (303, "/account"));
     assert_eq!(get(&c, &node, "/account").await.0, 200);
-    assert_eq!(get(&elsewhere, &node, "/account").await.0, 303, "the old session survived the reset");
-    let (s, _, _) = post(&c, &node, "/password/reset", &[("token", &token), ("password", "another long phrase"), ("csrf", &csrf)]).await;
+    assert_eq!(
+        get(&elsewhere, &node, "/account").await.0,
+        303,
+        "the old session survived the reset"
+    );
+    let (s, _, _) = post(
+        &c,
+        &node,
+        "/password/reset",
+        &[
+            ("token", &token),
+            ("password", "another long phrase"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
     assert_eq!(s, 410, "a reset link works once");
     let c2 = browser();
     let csrf = login_csrf(&c2, &node).await;
-    let (s, _, _) = post(&c2, &node, "/sign-in", &[("email", "sam@example.org"), ("password", "the first long password"), ("csrf", &csrf)]).await;
+    let (s, _, _) = post(
+        &c2,
+        &node,
+        "/sign-in",
+        &[
+            ("email", "sam@example.org"),
+            ("password", "the first long password"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
     assert_eq!(s, 401);
-    let (s, _, _) = post(&c2, &node, "/sign-in", &[("email", "sam@example.org"), ("password", "kettle orbit mango river"), ("csrf", &csrf)]).await;
+    let (s, _, _) = post(
+        &c2,
+        &node,
+        "/sign-in",
+        &[
+            ("email", "sam@example.org"),
+            ("password", "kettle orbit mango river"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
     assert_eq!(s, 303);
 }
 
 async fn failed_sign_ins_slow_down_but_a_mailed_link_still_works(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else { return };
-    let Some((node, sink)) = mail_node(&db).await else { return };
-    let out = support::cli(&db, &["user", "add", "--email", "kim@example.org", "--name", "Kim", "--role", "member", "--password-stdin"], "kim's long password");
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let Some((node, sink)) = mail_node(&db).await else {
+        return;
+    };
+    let out = support::cli(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "kim@example.org",
+            "--name",
+            "Kim",
+            "--role",
+            "member",
+            "--password-stdin",
+        ],
+        "kim's long password",
+    );
     assert!(out.status.success());
     let attacker = browser();
     let csrf = login_csrf(&attacker, &node).await;
     for _ in 0..5 {
-        let (s, _, page) = post(&attacker, &node, "/sign-in", &[("email", "kim@example.org"), ("password", "guess guess guess"), ("csrf", &csrf)]).await;
+        let (s, _, page) = post(
+            &attacker,
+            &node,
+            "/sign-in",
+            &[
+                ("email", "kim@example.org"),
+                ("password", "guess guess guess"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
         assert_eq!(s, 401, "{page}");
     }
     let r = attacker
         .post(node.url("/sign-in"))
-        .form(&[("email", "kim@example.org"), ("password", "kim's long password"), ("csrf", &csrf)])
+        .form(&[
+            ("email", "kim@example.org"),
+            ("password", "kim's long password"),
+            ("csrf", &csrf),
+        ])
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 429, "even the right password waits after five failures");
-    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert_eq!(
+        r.status(),
+        429,
+        "even the right password waits after five failures"
+    );
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=300).contains(&wait), "{wait}");
     assert!(r.text().await.unwrap().contains("sign-in link"));
     // The member is not locked out: a mailed link works at once.
     let kim = browser();
     let csrf = login_csrf(&kim, &node).await;
-    let (s, _, _) = post(&kim, &node, "/sign-in/link", &[("email", "kim@example.org"), ("csrf", &csrf)]).await;
+    let (s, _, _) = post(
+        &kim,
+        &node,
+        "/sign-in/link",
+        &[("email", "kim@example.org"), ("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(s, 202);
     let text = mail_to(&sink, "kim@example.org", 1).await;
     let url = link(&text, &format!("{}/sign-in/link/use?token=", node.base));
@@ -312,9 +658,25 @@ async fn failed_sign_ins_slow_down_but_a_mailed_link_still_works(backend: Backen
 }
 
 async fn members_see_and_end_their_signed_in_devices(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else { return };
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
     let node = Node::start(&db, &[]).await;
-    let out = support::cli(&db, &["user", "add", "--email", "lee@example.org", "--name", "Lee", "--role", "member", "--password-stdin"], "lee's long password");
+    let out = support::cli(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "lee@example.org",
+            "--name",
+            "Lee",
+            "--role",
+            "member",
+            "--password-stdin",
+        ],
+        "lee's long password",
+    );
     assert!(out.status.success());
     let laptop = browser();
     let phone = reqwest::Client::builder()
@@ -325,7 +687,17 @@ async fn members_see_and_end_their_signed_in_devices(backend: Backend) {
         .unwrap();
     for c in [&laptop, &phone] {
         let csrf = login_csrf(c, &node).await;
-        let (s, _, _) = post(c, &node, "/sign-in", &[("email", "lee@example.org"), ("password", "lee's long password"), ("csrf", &csrf)]).await;
+        let (s, _, _) = post(
+            c,
+            &node,
+            "/sign-in",
+            &[
+                ("email", "lee@example.org"),
+                ("password", "lee's long password"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
         assert_eq!(s, 303);
     }
     let (s, page) = get(&laptop, &node, "/account/sessions").await;
@@ -335,21 +707,59 @@ async fn members_see_and_end_their_signed_in_devices(backend: Backend) {
     let csrf = form_value(&page, "csrf");
     let handle = form_value(&page, "handle");
     // A forged handle or token changes nothing.
-    let (s, _, _) = post(&laptop, &node, "/account/sessions/end", &[("csrf", "forged"), ("handle", &handle)]).await;
+    let (s, _, _) = post(
+        &laptop,
+        &node,
+        "/account/sessions/end",
+        &[("csrf", "forged"), ("handle", &handle)],
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _, _) = post(&laptop, &node, "/account/sessions/end", &[("csrf", &csrf), ("handle", "0123456789abcdef")]).await;
+    let (s, _, _) = post(
+        &laptop,
+        &node,
+        "/account/sessions/end",
+        &[("csrf", &csrf), ("handle", "0123456789abcdef")],
+    )
+    .await;
     assert_eq!(s, 404);
     assert_eq!(get(&phone, &node, "/account").await.0, 200);
-    let (s, _, _) = post(&laptop, &node, "/account/sessions/end", &[("csrf", &csrf), ("handle", &handle)]).await;
+    let (s, _, _) = post(
+        &laptop,
+        &node,
+        "/account/sessions/end",
+        &[("csrf", &csrf), ("handle", &handle)],
+    )
+    .await;
     assert_eq!(s, 303);
-    assert_eq!(get(&phone, &node, "/account").await.0, 303, "the phone is signed out");
+    assert_eq!(
+        get(&phone, &node, "/account").await.0,
+        303,
+        "the phone is signed out"
+    );
     assert_eq!(get(&laptop, &node, "/account").await.0, 200);
     // Sign out everywhere else, then here.
     let csrf = login_csrf(&phone, &node).await;
-    post(&phone, &node, "/sign-in", &[("email", "lee@example.org"), ("password", "lee's long password"), ("csrf", &csrf)]).await;
+    post(
+        &phone,
+        &node,
+        "/sign-in",
+        &[
+            ("email", "lee@example.org"),
+            ("password", "lee's long password"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
     let (_, page) = get(&laptop, &node, "/account/sessions").await;
     let csrf = form_value(&page, "csrf");
-    let (s, _, _) = post(&laptop, &node, "/account/sessions/end-others", &[("csrf", &csrf)]).await;
+    let (s, _, _) = post(
+        &laptop,
+        &node,
+        "/account/sessions/end-others",
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(s, 303);
     assert_eq!(get(&phone, &node, "/account").await.0, 303);
     let (s, _, _) = post(&laptop, &node, "/sign-out", &[("csrf", &csrf)]).await;
@@ -360,30 +770,74 @@ async fn members_see_and_end_their_signed_in_devices(backend: Backend) {
 /// Every page and form of the admin and of moderation: a member gets 403, a stranger is
 /// sent to sign in (pages) or refused (forms).
 async fn every_staff_route_refuses_members_and_strangers(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else { return };
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
     let node = Node::start(&db, &[]).await;
-    let out = support::cli(&db, &["user", "add", "--email", "m@example.org", "--name", "M", "--role", "member", "--password-stdin"], "member long password");
+    let out = support::cli(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "m@example.org",
+            "--name",
+            "M",
+            "--role",
+            "member",
+            "--password-stdin",
+        ],
+        "member long password",
+    );
     assert!(out.status.success());
     let member = browser();
     let csrf = login_csrf(&member, &node).await;
-    let (s, _, _) = post(&member, &node, "/sign-in", &[("email", "m@example.org"), ("password", "member long password"), ("csrf", &csrf)]).await;
+    let (s, _, _) = post(
+        &member,
+        &node,
+        "/sign-in",
+        &[
+            ("email", "m@example.org"),
+            ("password", "member long password"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
     assert_eq!(s, 303);
     let (_, account) = get(&member, &node, "/account").await;
     let member_csrf = form_value(&account, "csrf");
     let stranger = browser();
     let pages = [
-        "/admin/", "/admin/posts", "/admin/posts/new", "/admin/posts/1/edit", "/admin/terms/tag",
-        "/admin/terms/category", "/admin/users", "/admin/users/1", "/admin/settings", "/admin/jobs",
-        "/admin/thoughts", "/admin/thoughts?status=spam", "/admin/bans", "/admin/discussion",
-        "/admin/moderation-log", "/admin/outbox", "/admin/debates", "/admin/debates/1",
-        "/admin/thoughts/1/edit", "/admin/subscribers.csv",
+        "/admin/",
+        "/admin/posts",
+        "/admin/posts/new",
+        "/admin/posts/1/edit",
+        "/admin/terms/tag",
+        "/admin/terms/category",
+        "/admin/users",
+        "/admin/users/1",
+        "/admin/settings",
+        "/admin/jobs",
+        "/admin/thoughts",
+        "/admin/thoughts?status=spam",
+        "/admin/bans",
+        "/admin/discussion",
+        "/admin/moderation-log",
+        "/admin/outbox",
+        "/admin/debates",
+        "/admin/debates/1",
+        "/admin/thoughts/1/edit",
+        "/admin/subscribers.csv",
         "/admin/reblog?url=https://example.org/",
     ];
     for path in pages {
         let (s, _) = get(&member, &node, path).await;
         assert_eq!(s, 403, "a member reached {path}");
         let r = stranger.get(node.url(path)).send().await.unwrap();
-        let loc = r.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
+        let loc = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
         assert!(
             r.status() == 303 && loc.as_deref().is_some_and(|l| l.contains("login")),
             "a stranger at {path}: {} {loc:?}",
@@ -391,11 +845,25 @@ async fn every_staff_route_refuses_members_and_strangers(backend: Backend) {
         );
     }
     let forms = [
-        "/admin/posts/new", "/admin/posts/1/edit", "/admin/posts/1/delete", "/admin/preview",
-        "/admin/terms/tag", "/admin/terms/tag/1/delete", "/admin/users", "/admin/users/1",
-        "/admin/settings", "/admin/invitations", "/admin/thoughts/bulk", "/admin/bans",
-        "/admin/discussion", "/admin/debates", "/admin/debates/settings", "/admin/debates/1",
-        "/admin/thoughts/1/edit", "/admin/thoughts/1/reply", "/admin/bans/1/delete",
+        "/admin/posts/new",
+        "/admin/posts/1/edit",
+        "/admin/posts/1/delete",
+        "/admin/preview",
+        "/admin/terms/tag",
+        "/admin/terms/tag/1/delete",
+        "/admin/users",
+        "/admin/users/1",
+        "/admin/settings",
+        "/admin/invitations",
+        "/admin/thoughts/bulk",
+        "/admin/bans",
+        "/admin/discussion",
+        "/admin/debates",
+        "/admin/debates/settings",
+        "/admin/debates/1",
+        "/admin/thoughts/1/edit",
+        "/admin/thoughts/1/reply",
+        "/admin/bans/1/delete",
         "/admin/subscribers/import",
     ];
     for path in forms {
@@ -408,12 +876,20 @@ async fn every_staff_route_refuses_members_and_strangers(backend: Backend) {
         let s = r.status().as_u16();
         // Refused: by role (403), or before that by the form's shape; never done.
         assert!((400..500).contains(&s), "a member's form to {path} got {s}");
-        let r = stranger.post(node.url(path)).form(&[("csrf", "x")]).send().await.unwrap();
+        let r = stranger
+            .post(node.url(path))
+            .form(&[("csrf", "x")])
+            .send()
+            .await
+            .unwrap();
         let s = r.status().as_u16();
         let to_login = r
             .headers()
             .get("location")
             .is_some_and(|l| l.to_str().unwrap().contains("login"));
-        assert!((s == 303 && to_login) || (400..500).contains(&s), "a stranger's form to {path} got {s}");
+        assert!(
+            (s == 303 && to_login) || (400..500).contains(&s),
+            "a stranger's form to {path} got {s}"
+        );
     }
 }

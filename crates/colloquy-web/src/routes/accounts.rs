@@ -220,7 +220,11 @@ pub(crate) async fn slowed(state: &AppState, wait: u64) -> Result<Response, WebE
     Ok(res)
 }
 
-fn check_login_csrf(state: &AppState, headers: &HeaderMap, submitted: &str) -> Result<(), WebError> {
+fn check_login_csrf(
+    state: &AppState,
+    headers: &HeaderMap,
+    submitted: &str,
+) -> Result<(), WebError> {
     let cookie_token = auth::cookie(headers, auth::login_csrf_cookie_name(state)).unwrap_or("");
     if auth::same_token(cookie_token, submitted) {
         Ok(())
@@ -292,7 +296,11 @@ pub(crate) async fn mail_link(
     state
         .store
         .queue_mail(&[NewDelivery {
-            dedupe_key: format!("account:{}:{}", purpose.as_str(), &auth::hash_token(&token)[..16]),
+            dedupe_key: format!(
+                "account:{}:{}",
+                purpose.as_str(),
+                &auth::hash_token(&token)[..16]
+            ),
             kind: format!("account_{}", purpose.as_str()),
             to_email: email.to_owned(),
             subscriber_id: None,
@@ -322,7 +330,14 @@ async fn request_link(
     let next = auth::local_path(f.next.as_deref()).unwrap_or_default();
     match state.store.user_by_email(email.as_str()).await {
         Ok(u) => {
-            mail_link(&state, LinkPurpose::SignIn, email.as_str(), Some(u.id), &next).await?;
+            mail_link(
+                &state,
+                LinkPurpose::SignIn,
+                email.as_str(),
+                Some(u.id),
+                &next,
+            )
+            .await?;
         }
         // No account yet: on an open site the link makes one.
         Err(_) if registration(&state) == RegistrationPolicy::Open => {
@@ -492,7 +507,13 @@ async fn register_page(
     if let Some(r) = closed_to(&state, policy, &invite).await? {
         return Ok(r);
     }
-    register_form(&state, &headers, StatusCode::OK, minijinja::context! { invite }).await
+    register_form(
+        &state,
+        &headers,
+        StatusCode::OK,
+        minijinja::context! { invite },
+    )
+    .await
 }
 
 async fn register_form(
@@ -521,7 +542,9 @@ async fn closed_to(
 ) -> Result<Option<Response>, WebError> {
     let text = match policy {
         RegistrationPolicy::Open => return Ok(None),
-        RegistrationPolicy::Closed => "This site does not take new accounts. An admin adds members.",
+        RegistrationPolicy::Closed => {
+            "This site does not take new accounts. An admin adds members."
+        }
         RegistrationPolicy::Invitation => {
             if !invite.is_empty() {
                 let outcome = state
@@ -532,7 +555,9 @@ async fn closed_to(
                     return Ok(None);
                 }
                 let (status, why) = link_refused(&outcome);
-                return notice(state, status, "Create an account", why).await.map(Some);
+                return notice(state, status, "Create an account", why)
+                    .await
+                    .map(Some);
             }
             "This site takes new members by invitation. Ask an admin for one."
         }
@@ -574,8 +599,13 @@ async fn register(
     let (email, name) = match parsed {
         Ok(v) => v,
         Err(e) => {
-            return register_form(&state, &headers, StatusCode::UNPROCESSABLE_ENTITY, again(e.message))
-                .await
+            return register_form(
+                &state,
+                &headers,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                again(e.message),
+            )
+            .await
         }
     };
     if policy == RegistrationPolicy::Invitation {
@@ -765,11 +795,23 @@ async fn reset(
         .await?
     {
         let name = match link.user_id {
-            Some(id) => state.store.user_by_id(id).await.map(|u| u.name).unwrap_or_default(),
+            Some(id) => state
+                .store
+                .user_by_id(id)
+                .await
+                .map(|u| u.name)
+                .unwrap_or_default(),
             None => String::new(),
         };
         if let Err(e) = check_new_password(&f.password, &link.email, &name) {
-            return reset_form(&state, &headers, &f.token, StatusCode::UNPROCESSABLE_ENTITY, Some(e.message)).await;
+            return reset_form(
+                &state,
+                &headers,
+                &f.token,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(e.message),
+            )
+            .await;
         }
     }
     let outcome = state
@@ -827,7 +869,11 @@ async fn join_page(
 }
 
 /// The signed-in member, or the sign-in page that comes back here.
-async fn member(state: &AppState, headers: &HeaderMap, here: &str) -> Result<CurrentUser, Response> {
+async fn member(
+    state: &AppState,
+    headers: &HeaderMap,
+    here: &str,
+) -> Result<CurrentUser, Response> {
     match auth::current_user(state, headers).await {
         Some(u) => Ok(u),
         None => Err(Redirect::to(&format!("/sign-in?next={here}")).into_response()),
@@ -932,14 +978,27 @@ async fn save_profile(
     let (name, website) = match parsed {
         Ok(v) => v,
         Err(e) => {
-            return profile_form(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, Some(e.message), None)
-                .await
+            return profile_form(
+                &state,
+                &me,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(e.message),
+                None,
+            )
+            .await
         }
     };
     let bio_html = colloquy_core::markdown::render(&f.bio);
     state
         .store
-        .update_member_profile(me.user.id, &name, &f.bio, &bio_html, &website, f.hidden.is_some())
+        .update_member_profile(
+            me.user.id,
+            &name,
+            &f.bio,
+            &bio_html,
+            &website,
+            f.hidden.is_some(),
+        )
         .await?;
     state.content_changed().await;
     let me = auth::current_user(&state, &headers)
@@ -1099,7 +1158,14 @@ async fn verify_again(
     if me.user.email_verified_at.is_some() {
         return Ok(Redirect::to("/account").into_response());
     }
-    let sent = mail_link(&state, LinkPurpose::Verify, &me.user.email, Some(me.user.id), "").await?;
+    let sent = mail_link(
+        &state,
+        LinkPurpose::Verify,
+        &me.user.email,
+        Some(me.user.id),
+        "",
+    )
+    .await?;
     let text = if sent {
         format!("A new link is on its way to {}.", me.user.email)
     } else {

@@ -209,9 +209,13 @@ async fn login(
             "the sign-in form expired; reload the page and try again".into(),
         ));
     }
-    let user = match super::accounts::check_password(&state, &headers, peer, &f.email, &f.password).await? {
+    let user = match super::accounts::check_password(&state, &headers, peer, &f.email, &f.password)
+        .await?
+    {
         Ok(u) => u,
-        Err(super::accounts::Refusal::Slowed(wait)) => return super::accounts::slowed(&state, wait).await,
+        Err(super::accounts::Refusal::Slowed(wait)) => {
+            return super::accounts::slowed(&state, wait).await
+        }
         Err(super::accounts::Refusal::Wrong) => {
             let (token, _) = login_csrf(&state, &headers);
             return page(

@@ -48,10 +48,7 @@ async fn provider(state: &AppState, id: &str) -> Result<Arc<Provider>, Response>
     if let Some(p) = state.oidc.lock().await.get(id) {
         return Ok(p.clone());
     }
-    let redirect = format!(
-        "{}/sign-in/with/{}/callback",
-        state.config.base_url, cfg.id
-    );
+    let redirect = format!("{}/sign-in/with/{}/callback", state.config.base_url, cfg.id);
     let discovered = Provider::discover(
         &state.fetcher,
         ProviderConfig {
@@ -189,7 +186,12 @@ pub(crate) async fn callback(
     };
     let browser = auth::cookie(&headers, browser_cookie(&state)).unwrap_or("");
     if flow.provider != id || !auth::same_token(&auth::hash_token(browser), &flow.browser_hash) {
-        return refuse(&state, StatusCode::BAD_REQUEST, "This sign-in was started in another browser. Start again from the sign-in page.").await;
+        return refuse(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "This sign-in was started in another browser. Start again from the sign-in page.",
+        )
+        .await;
     }
     if let Some(err) = q.error.as_deref() {
         let why = q.error_description.as_deref().unwrap_or(err);
@@ -202,7 +204,12 @@ pub(crate) async fn callback(
         .await;
     }
     let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
-        return refuse(&state, StatusCode::BAD_REQUEST, "The provider's answer carried no code.").await;
+        return refuse(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "The provider's answer carried no code.",
+        )
+        .await;
     };
     let p = match provider(&state, &id).await {
         Ok(p) => p,
@@ -234,13 +241,25 @@ async fn signed_in_with(
     flow: OidcFlow,
     claims: Claims,
 ) -> Result<Response, WebError> {
-    let email = claims.email.clone().unwrap_or_default().trim().to_lowercase();
+    let email = claims
+        .email
+        .clone()
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
     let next = auth::local_path(Some(&flow.next)).unwrap_or_else(|| "/account".into());
     // Joining a provider to the signed-in account.
     if let Some(uid) = flow.link_user_id {
         match auth::current_user(state, headers).await {
             Some(me) if me.user.id == uid => {}
-            _ => return refuse(state, StatusCode::FORBIDDEN, "Sign in to your account first, then join the provider from your account page.").await,
+            _ => {
+                return refuse(
+                    state,
+                    StatusCode::FORBIDDEN,
+                    "Sign in to your account first, then join the provider from your account page.",
+                )
+                .await
+            }
         }
         return match state
             .store
@@ -263,7 +282,14 @@ async fn signed_in_with(
             "provider": cfg.id, "subject": claims.subject, "email": email, "next": next,
         })
         .to_string();
-        mail_link(state, LinkPurpose::LinkIdentity, &existing.email, Some(existing.id), &data).await?;
+        mail_link(
+            state,
+            LinkPurpose::LinkIdentity,
+            &existing.email,
+            Some(existing.id),
+            &data,
+        )
+        .await?;
         return notice(
             state,
             StatusCode::ACCEPTED,
@@ -285,7 +311,15 @@ async fn signed_in_with(
         }
     }
     if colloquy_core::user::Email::parse(&email).is_err() {
-        return refuse(state, StatusCode::FORBIDDEN, &format!("{} did not tell us your email address, which an account here needs.", cfg.name)).await;
+        return refuse(
+            state,
+            StatusCode::FORBIDDEN,
+            &format!(
+                "{} did not tell us your email address, which an account here needs.",
+                cfg.name
+            ),
+        )
+        .await;
     }
     let uid = new_member(
         state,
@@ -326,7 +360,10 @@ pub(crate) async fn join(
     }
     let outcome = state
         .store
-        .use_account_link(&auth::hash_token(&f.token), LinkPurpose::LinkIdentity.as_str())
+        .use_account_link(
+            &auth::hash_token(&f.token),
+            LinkPurpose::LinkIdentity.as_str(),
+        )
         .await?;
     let LinkOutcome::Used(link) = outcome else {
         return refuse(&state, StatusCode::GONE, "This link was used already, has expired, or is not one of ours. Sign in with the provider again to get a new one.").await;
