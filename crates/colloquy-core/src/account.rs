@@ -50,6 +50,10 @@ pub enum LinkPurpose {
     Invite,
     /// Join a sign-in provider to the existing account of the same address.
     LinkIdentity,
+    /// The first factor passed; the one-time code is still to come (a cookie, not a mail).
+    SecondFactor,
+    /// A two-factor key shown for setting up, until a code from it confirms it.
+    TwoFactorSetup,
 }
 
 impl LinkPurpose {
@@ -60,6 +64,8 @@ impl LinkPurpose {
             Self::Reset => "reset",
             Self::Invite => "invite",
             Self::LinkIdentity => "link_identity",
+            Self::SecondFactor => "second_factor",
+            Self::TwoFactorSetup => "two_factor_setup",
         }
     }
 
@@ -71,6 +77,8 @@ impl LinkPurpose {
             Self::Reset => 60 * 60,
             Self::Invite => 14 * 86_400,
             Self::LinkIdentity => 60 * 60,
+            Self::SecondFactor => 5 * 60,
+            Self::TwoFactorSetup => 15 * 60,
         }
     }
 }
@@ -181,6 +189,12 @@ pub mod totp {
             return None;
         }
         totp(secret, "colloquy", "check")?.check(&code, now.max(0) as u64)
+    }
+
+    /// The code an authenticator app set up with `key_text` shows at a moment.
+    pub fn code_for_key_text(key_text: &str, now: i64) -> Option<String> {
+        let secret = Secret::try_from_base32(key_text.trim()).ok()?;
+        Some(code_at(secret.as_ref(), now))
     }
 
     /// The code for a moment (tests, and showing that a set-up works).

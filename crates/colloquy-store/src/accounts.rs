@@ -506,4 +506,70 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Turns two-factor sign-in on (with its recovery codes, replacing any before) or off.
+    pub async fn set_two_factor(
+        &self,
+        user_id: i64,
+        secret: Option<&str>,
+        recovery_hashes: &[String],
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE users SET totp_secret = $1, totp_last_step = 0 WHERE id = $2")
+            .bind(secret)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        for h in recovery_hashes {
+            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                .bind(user_id)
+                .bind(h)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Accepts a one-time code's time step once: false when this step (or a later one) was
+    /// used already, so a code seen over a shoulder cannot be replayed.
+    pub async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1",
+        )
+        .bind(step)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Uses a recovery code (by hash): once.
+    pub async fn use_recovery_code(&self, user_id: i64, code_hash: &str) -> Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+        )
+        .bind(now())
+        .bind(user_id)
+        .bind(code_hash)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    pub async fn recovery_codes_left(&self, user_id: i64) -> Result<i64> {
+        Ok(sqlx::query(
+            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await?
+        .get(0))
+    }
 }

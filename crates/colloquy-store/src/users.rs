@@ -20,6 +20,9 @@ pub struct UserRow {
     pub website: String,
     /// The member asked for no public page.
     pub profile_hidden: bool,
+    /// The two-factor key (hex), when two-factor sign-in is on.
+    #[serde(skip)]
+    pub totp_secret: Option<String>,
 }
 
 pub struct NewUser<'a> {
@@ -40,7 +43,7 @@ pub struct SessionRow {
 }
 
 pub(crate) const USER_COLS: &str = "u.id, u.email, u.name, u.slug, u.role, u.password_hash, u.bio_markdown, u.bio_html, u.avatar_file, u.created_at, \
-    u.email_verified_at, u.website, u.profile_hidden";
+    u.email_verified_at, u.website, u.profile_hidden, u.totp_secret";
 
 pub(crate) fn user(r: &AnyRow) -> UserRow {
     UserRow {
@@ -60,6 +63,7 @@ pub(crate) fn user(r: &AnyRow) -> UserRow {
             .flatten(),
         website: r.try_get("website").unwrap_or_default(),
         profile_hidden: r.try_get::<i64, _>("profile_hidden").unwrap_or(0) != 0,
+        totp_secret: opt_str(r, "totp_secret"),
     }
 }
 

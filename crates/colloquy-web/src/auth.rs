@@ -226,10 +226,57 @@ pub fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
     res
 }
 
+/// The cookie that carries a sign-in between its first factor and its one-time code.
+pub fn second_factor_cookie(state: &AppState) -> &'static str {
+    if state.secure_cookies {
+        "__Host-colloquy_2fa"
+    } else {
+        "colloquy_2fa"
+    }
+}
+
+/// Signs a user in on this device after any first factor (password, mailed link, provider,
+/// reset): with two-factor sign-in on, the one-time code comes first (`/sign-in/code`).
+pub async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: std::net::SocketAddr,
+    user_id: i64,
+    to: &str,
+) -> Result<Response, WebError> {
+    let user = state.store.user_by_id(user_id).await?;
+    if user.totp_secret.is_none() {
+        return open_session(state, headers, peer, user_id, to).await;
+    }
+    use colloquy_core::account::LinkPurpose;
+    let token = random_token();
+    state
+        .store
+        .create_account_link(
+            &hash_token(&token),
+            LinkPurpose::SecondFactor.as_str(),
+            &user.email,
+            Some(user_id),
+            to,
+            LinkPurpose::SecondFactor.ttl(),
+        )
+        .await?;
+    let mut res = axum::response::Redirect::to("/sign-in/code").into_response();
+    let c = set_cookie(
+        state,
+        second_factor_cookie(state),
+        &token,
+        LinkPurpose::SecondFactor.ttl(),
+    );
+    res.headers_mut()
+        .append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::from)?);
+    Ok(res)
+}
+
 /// Signs a user in on this device: a new session (a fresh token at every sign-in, so a
 /// token planted before cannot be carried into the account), remembered with the device's
 /// browser and address for the member's list of devices.
-pub async fn start_session(
+pub async fn open_session(
     state: &AppState,
     headers: &HeaderMap,
     peer: std::net::SocketAddr,

@@ -47,6 +47,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "account/reset.html",
     "account/profile.html",
     "account/sessions.html",
+    "account/code.html",
+    "account/two_factor.html",
     "admin/setup.html",
     "admin/dashboard.html",
     "admin/posts.html",

@@ -15,6 +15,7 @@ both_backends!(
     failed_sign_ins_slow_down_but_a_mailed_link_still_works,
     members_see_and_end_their_signed_in_devices,
     every_staff_route_refuses_members_and_strangers,
+    staff_two_factor_sign_in_asks_for_a_code_that_works_once,
 );
 
 async fn mail_node(db: &Db) -> Option<(Node, SmtpSink)> {
@@ -892,4 +893,193 @@ async fn every_staff_route_refuses_members_and_strangers(backend: Backend) {
             "a stranger's form to {path} got {s}"
         );
     }
+}
+
+fn between<'a>(page: &'a str, start: &str, end: &str) -> Vec<&'a str> {
+    page.split(start)
+        .skip(1)
+        .filter_map(|s| s.split(end).next())
+        .collect()
+}
+
+async fn staff_two_factor_sign_in_asks_for_a_code_that_works_once(backend: Backend) {
+    use colloquy_core::account::totp;
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let node = Node::start(&db, &[]).await;
+    let pw = "the editor's long password";
+    let out = support::cli(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "ed@example.org",
+            "--name",
+            "Ed",
+            "--role",
+            "editor",
+            "--password-stdin",
+        ],
+        pw,
+    );
+    assert!(out.status.success());
+    let sign_in = |c: reqwest::Client| {
+        let node = &node;
+        async move {
+            let csrf = login_csrf(&c, node).await;
+            post(
+                &c,
+                node,
+                "/sign-in",
+                &[
+                    ("email", "ed@example.org"),
+                    ("password", pw),
+                    ("csrf", &csrf),
+                ],
+            )
+            .await
+        }
+    };
+    let c = browser();
+    assert_eq!(sign_in(c.clone()).await.1, "/account");
+    let (s, page) = get(&c, &node, "/account/two-factor").await;
+    assert_eq!(s, 200, "{page}");
+    let key = between(&page, "<code id=\"key\">", "<")[0].to_owned();
+    let csrf = form_value(&page, "csrf");
+    let pending = form_value(&page, "pending");
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    let (s, _, page) = post(
+        &c,
+        &node,
+        "/account/two-factor",
+        &[
+            ("csrf", &csrf),
+            ("pending", &pending),
+            ("action", "enable"),
+            ("code", "000000"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 422, "a wrong code turned it on: {page}");
+    let code = totp::code_for_key_text(&key, now()).unwrap();
+    let (s, _, page) = post(
+        &c,
+        &node,
+        "/account/two-factor",
+        &[
+            ("csrf", &csrf),
+            ("pending", &pending),
+            ("action", "enable"),
+            ("code", &code),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{page}");
+    let recovery: Vec<String> = between(&page, "<li><code>", "<")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(recovery.len(), 10, "{page}");
+
+    // The password alone is not enough now.
+    let c2 = browser();
+    let (s, loc, _) = sign_in(c2.clone()).await;
+    assert_eq!((s, loc.as_str()), (303, "/sign-in/code"));
+    assert_eq!(
+        get(&c2, &node, "/account").await.0,
+        303,
+        "signed in without the code"
+    );
+    let (_, page) = get(&c2, &node, "/sign-in/code").await;
+    let csrf2 = form_value(&page, "csrf");
+    let (s, _, _) = post(
+        &c2,
+        &node,
+        "/sign-in/code",
+        &[("code", "123456"), ("csrf", &csrf2)],
+    )
+    .await;
+    assert_eq!(s, 401);
+    let code = totp::code_for_key_text(&key, now()).unwrap();
+    let (s, loc, _) = post(
+        &c2,
+        &node,
+        "/sign-in/code",
+        &[("code", &code), ("csrf", &csrf2)],
+    )
+    .await;
+    assert_eq!((s, loc.as_str()), (303, "/account"));
+    assert_eq!(get(&c2, &node, "/account").await.0, 200);
+    // The same code does not work twice (someone who saw it over a shoulder).
+    let c3 = browser();
+    sign_in(c3.clone()).await;
+    let (_, page) = get(&c3, &node, "/sign-in/code").await;
+    let csrf3 = form_value(&page, "csrf");
+    let (s, _, _) = post(
+        &c3,
+        &node,
+        "/sign-in/code",
+        &[("code", &code), ("csrf", &csrf3)],
+    )
+    .await;
+    assert_eq!(s, 401, "a used code worked again");
+    // A recovery code works, once.
+    let (s, _, _) = post(
+        &c3,
+        &node,
+        "/sign-in/code",
+        &[("code", &recovery[0].to_uppercase()), ("csrf", &csrf3)],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let c4 = browser();
+    sign_in(c4.clone()).await;
+    let (_, page) = get(&c4, &node, "/sign-in/code").await;
+    let csrf4 = form_value(&page, "csrf");
+    let (s, _, _) = post(
+        &c4,
+        &node,
+        "/sign-in/code",
+        &[("code", &recovery[0]), ("csrf", &csrf4)],
+    )
+    .await;
+    assert_eq!(s, 401, "a recovery code worked twice");
+    // Members have no two-factor page.
+    let out = support::cli(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "mem@example.org",
+            "--name",
+            "Mem",
+            "--role",
+            "member",
+            "--password-stdin",
+        ],
+        "member long password",
+    );
+    assert!(out.status.success());
+    let m = browser();
+    let csrf = login_csrf(&m, &node).await;
+    post(
+        &m,
+        &node,
+        "/sign-in",
+        &[
+            ("email", "mem@example.org"),
+            ("password", "member long password"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(get(&m, &node, "/account/two-factor").await.0, 403);
 }

@@ -16,6 +16,7 @@ pub(crate) mod media;
 mod oidc;
 mod public;
 pub(crate) mod thoughts;
+mod two_factor;
 
 use crate::{assets, metrics, SharedState};
 use axum::extract::{DefaultBodyLimit, State};
@@ -54,6 +55,7 @@ pub fn router(state: SharedState) -> Router {
                 .merge(api::routes())
                 .merge(admin::routes())
                 .merge(accounts::routes())
+                .merge(two_factor::routes())
                 .merge(thoughts::routes())
                 .merge(admin_thoughts::routes())
                 .merge(admin_mail::routes())
