@@ -65,4 +65,34 @@ host_token=$(COLLOQUY_DATA_DIR="$tmp" "$bin" token create --email "$host_email")
 HOST_EMAIL="$host_email" HOST_PASSWORD="$host_password" HOST_TOKEN="$host_token" \
   A_EMAIL="$a_email" A_PASSWORD="$a_password" B_EMAIL="$b_email" B_PASSWORD="$b_password" \
   CHROMIUM="$chromium_bin" timeout 180 node "$here/debate.mjs" "$base" || rc=$?
+
+# Accounts: a second server whose sign-in page offers a real OpenID Connect provider
+# (tests/oidc, on loopback), so Chromium can go through its button and its login form.
+if [ ! -d "$root/tests/oidc/node_modules/oidc-provider" ]; then
+  (cd "$root/tests/oidc" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base2="http://127.0.0.1:$port2"
+clients="[{\"client_id\":\"browser-test\",\"client_secret\":\"browser-test-secret-0123456789\",\"redirect_uris\":[\"$base2/sign-in/with/example/callback\"]}]"
+(cd "$root" && exec node tests/oidc/provider.mjs --port 0 --clients "$clients") >"$tmp/oidc.log" 2>&1 &
+oidc_pid=$!
+issuer=""
+for _ in $(seq 1 100); do
+  issuer=$(sed -n 's/^oidc provider ready on //p' "$tmp/oidc.log" | head -n1)
+  [ -n "$issuer" ] && break
+  sleep 0.1
+done
+[ -n "$issuer" ] || { echo "the OpenID Connect test provider did not start"; cat "$tmp/oidc.log"; exit 1; }
+mkdir -p "$tmp/accounts"
+COLLOQUY_DATA_DIR="$tmp/accounts" COLLOQUY_LISTEN="127.0.0.1:$port2" COLLOQUY_BASE_URL="$base2" \
+  COLLOQUY_FETCH_ALLOW_PRIVATE=1 \
+  COLLOQUY_OIDC_PROVIDERS="[{\"id\":\"example\",\"issuer\":\"$issuer\",\"client_id\":\"browser-test\",\"client_secret\":\"browser-test-secret-0123456789\",\"name\":\"Example ID\",\"button_label\":\"Sign in with Example ID\"}]" \
+  "$bin" serve >"$tmp/accounts/stdout.log" 2>"$tmp/accounts/stderr.log" &
+pid2=$!
+trap 'kill $pid $pid2 $oidc_pid 2>/dev/null || true; wait $pid $pid2 $oidc_pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+for _ in $(seq 1 100); do
+  curl -fs "$base2/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+CHROMIUM="$chromium_bin" timeout 120 node "$here/accounts.mjs" "$base2" || rc=$?
 exit $rc

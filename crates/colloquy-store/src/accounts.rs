@@ -572,4 +572,145 @@ impl Store {
         .await?
         .get(0))
     }
+
+    /// Everything a member wrote, for their download: thoughts (with the post's title and
+    /// address parts) and debate messages (with the debate's title and slug).
+    pub async fn member_writing(&self, user_id: i64) -> Result<MemberWriting> {
+        let thoughts = sqlx::query(
+            "SELECT t.id, t.kind, t.status, t.body_markdown, t.created_at, t.updated_at, p.title, p.slug, p.kind, p.publish_at \
+             FROM thoughts t JOIN posts p ON p.id = t.post_id WHERE t.user_id = $1 AND t.deleted = 0 ORDER BY t.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| WrittenThought {
+            id: r.get(0),
+            kind: r.get(1),
+            status: r.get(2),
+            body_markdown: r.get(3),
+            created_at: r.get(4),
+            updated_at: r.get(5),
+            post_title: r.get(6),
+            post_slug: r.get(7),
+            post_kind: r.get(8),
+            post_publish_at: r.try_get(9).ok().flatten(),
+        })
+        .collect();
+        let messages = sqlx::query(
+            "SELECT m.id, m.kind, m.question, m.body, m.hidden, m.created_at, d.title, d.slug \
+             FROM debate_messages m JOIN debates d ON d.id = m.debate_id WHERE m.user_id = $1 ORDER BY m.created_at, m.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| WrittenMessage {
+            id: r.get(0),
+            kind: r.get(1),
+            question: r.try_get(2).ok().flatten(),
+            body: r.get(3),
+            hidden: r.try_get::<i64, _>(4).unwrap_or(0) != 0,
+            created_at: r.get(5),
+            debate_title: r.get(6),
+            debate_slug: r.get(7),
+        })
+        .collect();
+        Ok(MemberWriting { thoughts, messages })
+    }
+
+    /// Deletes a member's account. Their thoughts and debate messages stay, signed "former
+    /// member", or (`remove`) are taken down; their follows, registrations, sessions and
+    /// sign-ins go. An account that wrote posts or hosts debates is refused (its work must
+    /// be given to someone first).
+    pub async fn delete_member(&self, user_id: i64, remove: bool) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let email: String = sqlx::query("SELECT email FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .get(0);
+        let busy = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM posts WHERE author_id = $1) + (SELECT COUNT(*) FROM debates WHERE host_id = $1)",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .get::<i64, _>(0);
+        if busy > 0 {
+            return Err(StoreError::Conflict(
+                "this account wrote posts or hosts debates: an admin must give them to someone else before it can be deleted".into(),
+            ));
+        }
+        if remove {
+            sqlx::query("UPDATE thoughts SET deleted = 1, body_markdown = '', body_html = '', author_name = 'former member', author_email = '', author_url = '' WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE debate_messages SET hidden = 1, author_name = 'former member' WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query("UPDATE thoughts SET author_name = 'former member', author_email = '', author_url = '' WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE debate_messages SET author_name = 'former member' WHERE user_id = $1",
+            )
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for sql in [
+            "DELETE FROM subscribers WHERE email = $1",
+            "DELETE FROM thought_watchers WHERE email = $1",
+            "DELETE FROM debate_registrations WHERE email = $1",
+            "DELETE FROM account_links WHERE email = $1",
+        ] {
+            sqlx::query(sql).bind(&email).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        // Every page that showed their name changes.
+        bump_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WrittenThought {
+    pub id: i64,
+    pub kind: String,
+    pub status: String,
+    pub body_markdown: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub post_title: String,
+    pub post_slug: String,
+    pub post_kind: String,
+    pub post_publish_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WrittenMessage {
+    pub id: i64,
+    pub kind: String,
+    pub question: Option<i64>,
+    pub body: String,
+    pub hidden: bool,
+    pub created_at: i64,
+    pub debate_title: String,
+    pub debate_slug: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MemberWriting {
+    pub thoughts: Vec<WrittenThought>,
+    pub messages: Vec<WrittenMessage>,
 }

@@ -16,7 +16,10 @@ mod posts;
 mod thoughts;
 mod users;
 
-pub use accounts::{AccountLink, DeviceSession, Identity, LinkOutcome, NewMember, OidcFlow};
+pub use accounts::{
+    AccountLink, DeviceSession, Identity, LinkOutcome, MemberWriting, NewMember, OidcFlow,
+    WrittenMessage, WrittenThought,
+};
 pub use debates::{
     DebateEvent, DebateFigures, DebatePatch, DebateRow, MessageRow, NewDebate, NewMessage, Refusal,
     Registered, RegistrationRow, DEBATE_CHANNEL,

@@ -49,6 +49,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "account/sessions.html",
     "account/code.html",
     "account/two_factor.html",
+    "account/delete.html",
+    "account/person.html",
     "admin/setup.html",
     "admin/dashboard.html",
     "admin/posts.html",

@@ -16,11 +16,12 @@ both_backends!(
     members_see_and_end_their_signed_in_devices,
     every_staff_route_refuses_members_and_strangers,
     staff_two_factor_sign_in_asks_for_a_code_that_works_once,
+    members_take_their_writing_with_them_and_can_leave,
 );
 
 async fn mail_node(db: &Db) -> Option<(Node, SmtpSink)> {
     let sink = SmtpSink::start(db.data_dir.join("sink"), None)?;
-    let node = Node::start(&db, &[("COLLOQUY_SMTP_URL", &sink.url())]).await;
+    let node = Node::start(db, &[("COLLOQUY_SMTP_URL", &sink.url())]).await;
     Some((node, sink))
 }
 
@@ -1082,4 +1083,201 @@ async fn staff_two_factor_sign_in_asks_for_a_code_that_works_once(backend: Backe
     )
     .await;
     assert_eq!(get(&m, &node, "/account/two-factor").await.0, 403);
+}
+
+async fn members_take_their_writing_with_them_and_can_leave(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let node = Node::start(&db, &[]).await;
+    let editor = api_user(&db, "ed@example.org", "editor");
+    let (s, p) = support::post_json(&node, &editor, "/api/v1/posts", serde_json::json!({"title": "On supervision", "body_markdown": "Words.", "status": "published"})).await;
+    assert_eq!(s, 201, "{p}");
+    let post_url = p["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&node.base)
+        .to_owned();
+    let post_id = p["id"].as_i64().unwrap();
+    let mut members = vec![];
+    for (email, words) in [
+        ("ann@example.org", "Supervision kept me in the job."),
+        ("ben@example.org", "Mine was monthly at best."),
+    ] {
+        let token = api_user(&db, email, "member");
+        let r = node
+            .client
+            .post(node.url(&format!("/api/v1/posts/{post_id}/thoughts")))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"body": words}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let (s, _) = support::post_json(
+            &node,
+            &token,
+            "/api/v1/subscriptions",
+            serde_json::json!({"email": email}),
+        )
+        .await;
+        assert!(s == 202 || s == 200, "{s}");
+        members.push((email, words, browser()));
+    }
+    let (ann_email, ann_words, ann) = &members[0];
+    let (ben_email, ben_words, ben) = &members[1];
+    for (email, c) in [(ann_email, ann), (ben_email, ben)] {
+        let csrf = login_csrf(c, &node).await;
+        let (s, _, page) = post(
+            c,
+            &node,
+            "/sign-in",
+            &[
+                ("email", email),
+                ("password", "a long enough password"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(s, 303, "{page}");
+    }
+    // The download holds what they wrote, with its address.
+    let r = ann
+        .get(node.url("/account/data.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let data: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(data["account"]["email"], *ann_email);
+    assert_eq!(data["thoughts"][0]["text"], *ann_words);
+    assert!(data["thoughts"][0]["url"]
+        .as_str()
+        .unwrap()
+        .contains(&post_url));
+    let (s, md) = get(ann, &node, "/account/data.md").await;
+    assert_eq!(s, 200);
+    assert!(
+        md.contains(ann_words) && md.contains("On supervision"),
+        "{md}"
+    );
+    // Their public page lists it, until they hide it.
+    let (_, account) = get(ann, &node, "/account").await;
+    let page_link = between(&account, "href=\"/people/", "\"")[0].to_owned();
+    let (s, person) = get(&browser(), &node, &format!("/people/{page_link}")).await;
+    assert_eq!(s, 200);
+    assert!(person.contains("Supervision kept me"), "{person}");
+    let csrf = form_value(&account, "csrf");
+    let (s, _, _) = post(
+        ann,
+        &node,
+        "/account",
+        &[
+            ("csrf", &csrf),
+            ("name", "Ann"),
+            ("bio", ""),
+            ("website", ""),
+            ("hidden", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        get(&browser(), &node, &format!("/people/{page_link}"))
+            .await
+            .0,
+        404
+    );
+
+    // Leaving, keeping the words: they stay, signed "former member"; the follow goes.
+    let (s, _, _) = post(
+        ann,
+        &node,
+        "/account/delete",
+        &[
+            ("csrf", &csrf),
+            ("confirm_email", "wrong@example.org"),
+            ("thoughts", "keep"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 422);
+    let (s, _, page) = post(
+        ann,
+        &node,
+        "/account/delete",
+        &[
+            ("csrf", &csrf),
+            ("confirm_email", ann_email),
+            ("thoughts", "keep"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{page}");
+    let (_, post_page) = node.text(&post_url).await;
+    assert!(post_page.contains(ann_words), "{post_page}");
+    assert!(post_page.contains("former member"));
+    assert_eq!(
+        support::number(
+            &db,
+            &format!("SELECT COUNT(*) FROM subscribers WHERE email = '{ann_email}'")
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        get(ann, &node, "/account").await.0,
+        303,
+        "still signed in after leaving"
+    );
+    // Leaving and taking the words down.
+    let (_, account) = get(ben, &node, "/account").await;
+    let csrf = form_value(&account, "csrf");
+    let (s, _, _) = post(
+        ben,
+        &node,
+        "/account/delete",
+        &[
+            ("csrf", &csrf),
+            ("confirm_email", ben_email),
+            ("thoughts", "remove"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, post_page) = node.text(&post_url).await;
+    assert!(!post_page.contains(ben_words), "{post_page}");
+    // An author with posts cannot simply vanish.
+    let c = browser();
+    let csrf = login_csrf(&c, &node).await;
+    post(
+        &c,
+        &node,
+        "/sign-in",
+        &[
+            ("email", "ed@example.org"),
+            ("password", "a long enough password"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    let (_, account) = get(&c, &node, "/account").await;
+    let csrf = form_value(&account, "csrf");
+    let (s, _, page) = post(
+        &c,
+        &node,
+        "/account/delete",
+        &[
+            ("csrf", &csrf),
+            ("confirm_email", "ed@example.org"),
+            ("thoughts", "keep"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert!(page.contains("wrote posts"), "{page}");
 }

@@ -9,7 +9,7 @@
 use crate::auth::{self, CurrentUser};
 use crate::error::WebError;
 use crate::{AppState, SharedState};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -45,6 +45,11 @@ pub fn routes() -> Router<SharedState> {
         .route("/account/sign-ins/link/{provider}", post(super::oidc::link))
         .route("/admin/invitations", post(invite))
         .route("/account/verify-again", post(verify_again))
+        .route("/account/data.json", get(data_json))
+        .route("/account/data.md", get(data_markdown))
+        .route("/account/delete", get(delete_page).post(delete_account))
+        .route("/people/{slug}/", get(person_page))
+        .route("/account/avatar", post(save_avatar))
 }
 
 /// Mailed links of one kind to one address in this window, at most [`MAX_LINKS`].
@@ -374,17 +379,29 @@ fn link_refused(outcome: &LinkOutcome) -> (StatusCode, &'static str) {
     }
 }
 
+/// What the page a mailed link opens says, and where its one button goes.
+pub(crate) struct LinkPage {
+    pub purpose: LinkPurpose,
+    pub title: &'static str,
+    pub text: &'static str,
+    pub action: &'static str,
+    pub button: &'static str,
+}
+
 /// The page a mailed link opens: one button that uses it.
-async fn confirm_page(
+pub(crate) async fn confirm_page(
     state: &AppState,
     headers: &HeaderMap,
-    purpose: LinkPurpose,
     token: &str,
-    title: &str,
-    text: &str,
-    action: &str,
-    button: &str,
+    p: LinkPage,
 ) -> Result<Response, WebError> {
+    let LinkPage {
+        purpose,
+        title,
+        text,
+        action,
+        button,
+    } = p;
     let outcome = state
         .store
         .peek_account_link(&auth::hash_token(token), purpose.as_str())
@@ -413,12 +430,14 @@ async fn link_page(
     confirm_page(
         &state,
         &headers,
-        LinkPurpose::SignIn,
         q.token.as_deref().unwrap_or(""),
-        "Sign in",
-        "Sign in to your account on this device.",
-        "/sign-in/link/use",
-        "Sign in",
+        LinkPage {
+            purpose: LinkPurpose::SignIn,
+            title: "Sign in",
+            text: "Sign in to your account on this device.",
+            action: "/sign-in/link/use",
+            button: "Sign in",
+        },
     )
     .await
 }
@@ -667,12 +686,14 @@ async fn verify_page(
     confirm_page(
         &state,
         &headers,
-        LinkPurpose::Verify,
         q.token.as_deref().unwrap_or(""),
-        "Confirm your address",
-        "Confirm that this address is yours.",
-        "/verify",
-        "Confirm",
+        LinkPage {
+            purpose: LinkPurpose::Verify,
+            title: "Confirm your address",
+            text: "Confirm that this address is yours.",
+            action: "/verify",
+            button: "Confirm",
+        },
     )
     .await
 }
@@ -858,12 +879,14 @@ async fn join_page(
     confirm_page(
         &state,
         &headers,
-        LinkPurpose::LinkIdentity,
         q.token.as_deref().unwrap_or(""),
-        "Join your sign-in",
-        "Join the sign-in provider you used to your account here, and sign in.",
-        "/sign-in/join",
-        "Join and sign in",
+        LinkPage {
+            purpose: LinkPurpose::LinkIdentity,
+            title: "Join your sign-in",
+            text: "Join the sign-in provider you used to your account here, and sign in.",
+            action: "/sign-in/join",
+            button: "Join and sign in",
+        },
     )
     .await
 }
@@ -935,7 +958,8 @@ async fn profile_form(
         status,
         minijinja::context! {
             me => minijinja::context! {
-                name => me.user.name, email => me.user.email, bio => me.user.bio_markdown,
+                name => me.user.name, email => me.user.email, bio => me.user.bio_markdown, slug => me.user.slug,
+                avatar => crate::render::avatar_url(&me.user.slug, me.user.avatar_file.as_deref()),
                 website => me.user.website, hidden => me.user.profile_hidden,
                 verified => me.user.email_verified_at.is_some(), role => me.user.role,
                 has_password => me.user.password_hash.is_some(),
@@ -1172,4 +1196,286 @@ async fn verify_again(
         "Several links went out in the last minutes: use the newest one, or try again in a quarter of an hour.".into()
     };
     profile_form(&state, &me, StatusCode::OK, None, Some(&text)).await
+}
+
+/// The member's writing with the addresses it lives at.
+async fn writing(state: &AppState, me: &CurrentUser) -> Result<serde_json::Value, WebError> {
+    let w = state.store.member_writing(me.user.id).await?;
+    let tz = state.settings().tz();
+    let base = &state.config.base_url;
+    let thoughts: Vec<serde_json::Value> = w
+        .thoughts
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "id": t.id, "kind": t.kind, "status": t.status, "text": t.body_markdown,
+                "written": crate::render::iso(t.created_at), "changed": crate::render::iso(t.updated_at),
+                "on": t.post_title,
+                "url": format!("{base}{}#thought-{}", crate::render::post_path(&t.post_kind, &t.post_slug, t.post_publish_at, &tz), t.id),
+            })
+        })
+        .collect();
+    let messages: Vec<serde_json::Value> = w
+        .messages
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "id": m.id, "kind": m.kind, "question": m.question, "text": m.body, "hidden": m.hidden,
+                "written": crate::render::iso(m.created_at), "debate": m.debate_title,
+                "url": format!("{base}{}live#m{}", crate::live::debate_path(&m.debate_slug), m.id),
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "account": {
+            "name": me.user.name, "email": me.user.email, "role": me.user.role,
+            "bio": me.user.bio_markdown, "website": me.user.website,
+            "created": crate::render::iso(me.user.created_at),
+            "public_page_hidden": me.user.profile_hidden,
+            "sign_in_providers": state.store.identities_of(me.user.id).await?.iter().map(|i| i.provider.clone()).collect::<Vec<_>>(),
+        },
+        "thoughts": thoughts,
+        "debate_messages": messages,
+        "exported": crate::render::iso(colloquy_store::now()),
+    }))
+}
+
+fn download(body: String, content_type: &'static str, name: &str) -> Response {
+    no_store(
+        (
+            [
+                (header::CONTENT_TYPE, content_type.to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+    )
+}
+
+async fn data_json(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let me = member_or_return!(state, headers, "/account");
+    let data = writing(&state, &me).await?;
+    Ok(download(
+        serde_json::to_string_pretty(&data).map_err(anyhow::Error::from)?,
+        "application/json",
+        "my-colloquy-data.json",
+    ))
+}
+
+async fn data_markdown(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    use std::fmt::Write;
+    let me = member_or_return!(state, headers, "/account");
+    let data = writing(&state, &me).await?;
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# What {} wrote on {}\n",
+        me.user.name,
+        state.settings().title
+    );
+    let _ = writeln!(
+        md,
+        "Exported {}.\n",
+        data["exported"].as_str().unwrap_or("")
+    );
+    let _ = writeln!(md, "## Thoughts\n");
+    for t in data["thoughts"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            md,
+            "### On “{}”, {}\n\n<{}>\n\n{}\n",
+            t["on"].as_str().unwrap_or(""),
+            t["written"].as_str().unwrap_or(""),
+            t["url"].as_str().unwrap_or(""),
+            t["text"].as_str().unwrap_or("")
+        );
+    }
+    let _ = writeln!(md, "## Debate messages\n");
+    for m in data["debate_messages"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            md,
+            "### In “{}”, {}\n\n<{}>\n\n{}\n",
+            m["debate"].as_str().unwrap_or(""),
+            m["written"].as_str().unwrap_or(""),
+            m["url"].as_str().unwrap_or(""),
+            m["text"].as_str().unwrap_or("")
+        );
+    }
+    Ok(download(
+        md,
+        "text/markdown; charset=utf-8",
+        "my-colloquy-data.md",
+    ))
+}
+
+async fn delete_page(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let me = member_or_return!(state, headers, "/account/delete");
+    render(
+        &state,
+        "account/delete.html",
+        "Delete your account",
+        StatusCode::OK,
+        minijinja::context! { csrf => me.csrf, email => me.user.email, error => None::<String> },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    csrf: String,
+    confirm_email: String,
+    /// "keep" (signed "former member") or "remove".
+    thoughts: String,
+}
+
+async fn delete_account(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Form(f): Form<DeleteForm>,
+) -> Result<Response, WebError> {
+    let me = member_or_return!(state, headers, "/account/delete");
+    me.check_csrf(&f.csrf)?;
+    let again = |error: &str| {
+        render(
+            &state,
+            "account/delete.html",
+            "Delete your account",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            minijinja::context! { csrf => me.csrf, email => me.user.email, error },
+        )
+    };
+    if !f.confirm_email.trim().eq_ignore_ascii_case(&me.user.email) {
+        return again("Type your email address exactly to confirm.").await;
+    }
+    let remove = match f.thoughts.as_str() {
+        "keep" => false,
+        "remove" => true,
+        _ => return again("Choose what becomes of what you wrote.").await,
+    };
+    match state.store.delete_member(me.user.id, remove).await {
+        Ok(()) => {}
+        Err(colloquy_store::StoreError::Conflict(m)) => return again(&m).await,
+        Err(e) => return Err(e.into()),
+    }
+    state.content_changed().await;
+    let mut res = notice(
+        &state,
+        StatusCode::OK,
+        "Account deleted",
+        if remove {
+            "Your account is deleted and what you wrote is taken down. No more mail will come from us."
+        } else {
+            "Your account is deleted; what you wrote stays, signed “former member”. No more mail will come from us."
+        },
+    )
+    .await?;
+    let c = auth::set_cookie(&state, auth::cookie_name(&state), "", 0);
+    res.headers_mut()
+        .append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::from)?);
+    Ok(res)
+}
+
+/// A member's public page: who they are and what they wrote (unless they hid it).
+async fn person_page(
+    State(state): State<SharedState>,
+    Path(slug): Path<String>,
+) -> Result<Response, WebError> {
+    let user = state.store.user_by_slug(&slug).await?;
+    if user.profile_hidden {
+        return Err(WebError::NotFound);
+    }
+    let w = state.store.member_writing(user.id).await?;
+    let tz = state.settings().tz();
+    let thoughts: Vec<minijinja::Value> = w
+        .thoughts
+        .iter()
+        .filter(|t| t.status == "approved" && t.kind == "comment")
+        .rev()
+        .take(50)
+        .map(|t| {
+            minijinja::context! {
+                on => t.post_title, when => crate::render::human_date(t.created_at, &tz),
+                url => format!("{}#thought-{}", crate::render::post_path(&t.post_kind, &t.post_slug, t.post_publish_at, &tz), t.id),
+                excerpt => colloquy_core::markdown::excerpt(&colloquy_core::markdown::plain_text(&t.body_markdown), 40),
+            }
+        })
+        .collect();
+    let messages: Vec<minijinja::Value> = w
+        .messages
+        .iter()
+        .filter(|m| !m.hidden)
+        .rev()
+        .take(50)
+        .map(|m| {
+            minijinja::context! {
+                debate => m.debate_title, when => crate::render::human_date(m.created_at, &tz),
+                url => format!("{}live#m{}", crate::live::debate_path(&m.debate_slug), m.id),
+                excerpt => colloquy_core::markdown::excerpt(&m.body, 40),
+            }
+        })
+        .collect();
+    render(
+        &state,
+        "account/person.html",
+        &user.name,
+        StatusCode::OK,
+        minijinja::context! {
+            person => minijinja::context! {
+                name => user.name, bio_html => user.bio_html, website => user.website,
+                avatar => crate::render::avatar_url(&user.slug, user.avatar_file.as_deref()),
+                since => crate::render::human_date(user.created_at, &tz),
+            },
+            thoughts, messages,
+        },
+    )
+    .await
+}
+
+/// A member's own picture (the generated one is used until they upload one).
+async fn save_avatar(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    mp: Multipart,
+) -> Result<Response, WebError> {
+    let me = member_or_return!(state, headers, "/account");
+    let (f, file) = super::admin::read_form(mp, "avatar").await?;
+    me.check_csrf(f.get("csrf").map(String::as_str).unwrap_or(""))?;
+    let Some(data) = file else {
+        return profile_form(
+            &state,
+            &me,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("Choose a picture to upload.".into()),
+            None,
+        )
+        .await;
+    };
+    match super::media::save_image(&state, &data).await {
+        Ok(name) => state.store.set_user_avatar(me.user.id, &name).await?,
+        Err(WebError::Invalid(e)) => {
+            return profile_form(
+                &state,
+                &me,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(e.message),
+                None,
+            )
+            .await
+        }
+        Err(e) => return Err(e),
+    }
+    state.content_changed().await;
+    Ok(Redirect::to("/account").into_response())
 }

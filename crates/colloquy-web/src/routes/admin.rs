@@ -42,6 +42,13 @@ pub const RESERVED_PAGE_SLUGS: &[&str] = &[
     "wp-login",
     "xmlrpc",
     "webmention",
+    "account",
+    "sign-in",
+    "sign-out",
+    "register",
+    "verify",
+    "password",
+    "people",
 ];
 
 pub fn routes() -> Router<SharedState> {
@@ -538,7 +545,7 @@ fn from_local_input(s: &str, tz: &jiff::tz::TimeZone) -> Result<i64, Invalid> {
 }
 
 /// Collects a multipart form: text fields, and the bytes of the one file field allowed.
-async fn read_form(
+pub(crate) async fn read_form(
     mut mp: Multipart,
     file_field: &str,
 ) -> Result<(HashMap<String, String>, Option<Vec<u8>>), WebError> {

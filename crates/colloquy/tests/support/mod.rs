@@ -553,3 +553,15 @@ pub async fn sql(db: &Db, sql: &str) {
         sqlx::query(sql).execute(&mut c).await.unwrap();
     }
 }
+
+/// The single number a query gives (a count), on the test's database.
+pub async fn number(db: &Db, sql: &str) -> i64 {
+    use sqlx::{Connection, Row};
+    if db.url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query(sql).fetch_one(&mut c).await.unwrap().get(0)
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query(sql).fetch_one(&mut c).await.unwrap().get(0)
+    }
+}
