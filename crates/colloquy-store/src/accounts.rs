@@ -116,6 +116,31 @@ impl Store {
         Ok(id)
     }
 
+    /// The owner of an address signs in by a mailed link to an account that had never proven
+    /// it: whatever was set up before (a password, sessions, providers) may be a stranger's,
+    /// made in the owner's name, so it is cleared. Proven accounts are left as they are.
+    pub async fn claim_unproven_account(&self, user_id: i64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let unproven =
+            sqlx::query("SELECT 1 FROM users WHERE id = $1 AND email_verified_at IS NULL")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+        if unproven {
+            for sql in [
+                "UPDATE users SET password_hash = NULL, totp_secret = NULL WHERE id = $1",
+                "DELETE FROM sessions WHERE user_id = $1",
+                "DELETE FROM identities WHERE user_id = $1",
+                "DELETE FROM api_tokens WHERE user_id = $1",
+            ] {
+                sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn mark_email_verified(&self, user_id: i64) -> Result<()> {
         sqlx::query(
             "UPDATE users SET email_verified_at = $1 WHERE id = $2 AND email_verified_at IS NULL",

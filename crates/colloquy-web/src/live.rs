@@ -283,6 +283,11 @@ async fn checked_post(
     role: Role,
     input: MessageInput,
 ) -> Result<(MessageRow, DebateEvent), WebError> {
+    if user.email_verified_at.is_none() {
+        return Err(WebError::Forbidden(
+            "confirm your email address first: follow the link we mailed you (your account page can send it again)".into(),
+        ));
+    }
     if !has_accepted(state, user.id).await? {
         return Err(WebError::Forbidden(
             "accept the code of conduct before taking part: read it in the room and tick the box (API: POST /api/v1/debates/{id}/code-of-conduct)".into(),

@@ -17,6 +17,7 @@ both_backends!(
     every_staff_route_refuses_members_and_strangers,
     staff_two_factor_sign_in_asks_for_a_code_that_works_once,
     members_take_their_writing_with_them_and_can_leave,
+    an_account_made_in_someone_elses_name_is_theirs_once_they_sign_in,
 );
 
 async fn mail_node(db: &Db) -> Option<(Node, SmtpSink)> {
@@ -1280,4 +1281,86 @@ async fn members_take_their_writing_with_them_and_can_leave(backend: Backend) {
     .await;
     assert_eq!(s, 422);
     assert!(page.contains("wrote posts"), "{page}");
+}
+
+async fn an_account_made_in_someone_elses_name_is_theirs_once_they_sign_in(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let Some((node, sink)) = mail_node(&db).await else {
+        return;
+    };
+    // Someone registers with an address that is not theirs, and keeps a session.
+    let intruder = browser();
+    let (_, page) = get(&intruder, &node, "/register").await;
+    let csrf = form_value(&page, "csrf");
+    let (s, _, _) = post(
+        &intruder,
+        &node,
+        "/register",
+        &[
+            ("name", "Not Vic"),
+            ("email", "vic@example.org"),
+            ("password", "the intruder's phrase"),
+            ("csrf", &csrf),
+            ("invite", ""),
+        ],
+    )
+    .await;
+    assert_eq!(s, 201);
+    let csrf = login_csrf(&intruder, &node).await;
+    let (s, _, _) = post(
+        &intruder,
+        &node,
+        "/sign-in",
+        &[
+            ("email", "vic@example.org"),
+            ("password", "the intruder's phrase"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303);
+    // The address's owner signs in by a mailed link: what the intruder set up goes.
+    let vic = browser();
+    let csrf = login_csrf(&vic, &node).await;
+    post(
+        &vic,
+        &node,
+        "/sign-in/link",
+        &[("email", "vic@example.org"), ("csrf", &csrf)],
+    )
+    .await;
+    let sign_in_mail = || {
+        sink.to("vic@example.org")
+            .iter()
+            .map(|m| parse_mail(m).0)
+            .find(|t| t.contains("/sign-in/link/use?token="))
+    };
+    let ok = support::eventually(20, || async { sign_in_mail().is_some() }).await;
+    assert!(ok);
+    let text = sign_in_mail().unwrap();
+    let url = link(&text, &format!("{}/sign-in/link/use?token=", node.base));
+    let (s, _, _) = follow(&vic, &node, &url, "/sign-in/link/use").await;
+    assert_eq!(s, 303);
+    assert_eq!(get(&vic, &node, "/account").await.0, 200);
+    assert_eq!(
+        get(&intruder, &node, "/account").await.0,
+        303,
+        "the intruder's session survived"
+    );
+    let again = browser();
+    let csrf = login_csrf(&again, &node).await;
+    let (s, _, _) = post(
+        &again,
+        &node,
+        "/sign-in",
+        &[
+            ("email", "vic@example.org"),
+            ("password", "the intruder's phrase"),
+            ("csrf", &csrf),
+        ],
+    )
+    .await;
+    assert_eq!(s, 401, "the intruder's password still works");
 }

@@ -481,7 +481,9 @@ async fn use_link(
             }
         },
     };
-    // Using the link proved the address.
+    // Using the link proved the address. An account that had not proven it may have been
+    // made by someone else in the owner's name: what they set up goes.
+    state.store.claim_unproven_account(user_id).await?;
     state.store.mark_email_verified(user_id).await?;
     let to = auth::local_path(Some(&link.data)).unwrap_or_else(|| "/account".into());
     auth::start_session(&state, &headers, peer, user_id, &to).await

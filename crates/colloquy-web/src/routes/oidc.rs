@@ -321,21 +321,31 @@ async fn signed_in_with(
         )
         .await;
     }
+    // An address the provider has not confirmed could be anyone's: an account made with it
+    // would wait for its real owner with a stranger's sign-in already joined.
+    if !claims.email_verified {
+        return refuse(
+            state,
+            StatusCode::FORBIDDEN,
+            &format!(
+                "{} has not confirmed your email address {email}. Confirm it there, or create an account here with a mailed link.",
+                cfg.name
+            ),
+        )
+        .await;
+    }
     let uid = new_member(
         state,
         &email,
         claims.name.as_deref().filter(|n| !n.trim().is_empty()),
         None,
-        claims.email_verified,
+        true,
     )
     .await?;
     state
         .store
         .add_identity(uid, &cfg.id, &claims.subject, &email)
         .await?;
-    if !claims.email_verified {
-        mail_link(state, LinkPurpose::Verify, &email, Some(uid), "").await?;
-    }
     auth::start_session(state, headers, peer, uid, &next).await
 }
 
