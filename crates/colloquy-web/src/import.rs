@@ -283,6 +283,18 @@ fn open(path: &Path) -> Result<Reader<BufReader<std::fs::File>>, ImportError> {
     Ok(Reader::new(BufReader::with_capacity(1 << 20, f)))
 }
 
+/// What the first pass keeps in memory is bounded: far beyond any real site, small enough
+/// that a hostile file cannot exhaust memory with them.
+const MAX_AUTHORS: usize = 10_000;
+const MAX_TERMS: usize = 200_000;
+const MAX_ATTACHMENTS: usize = 2_000_000;
+
+fn too_many(what: &str, max: usize) -> ImportError {
+    ImportError::Invalid(format!(
+        "the file lists more than {max} {what}, more than an import takes at once; export the site in parts (WordPress's exporter can filter by date or author)"
+    ))
+}
+
 fn survey(path: &Path) -> Result<Survey, ImportError> {
     let mut s = Survey {
         channel: Channel::default(),
@@ -298,11 +310,24 @@ fn survey(path: &Path) -> Result<Survey, ImportError> {
             source,
         })? {
             Record::Channel(c) => s.channel = c,
-            Record::Author(a) => s.authors.push(a),
-            Record::Term(t) => s.terms.push(t),
+            Record::Author(a) => {
+                if s.authors.len() >= MAX_AUTHORS {
+                    return Err(too_many("authors", MAX_AUTHORS));
+                }
+                s.authors.push(a)
+            }
+            Record::Term(t) => {
+                if s.terms.len() + s.item_terms.len() >= MAX_TERMS {
+                    return Err(too_many("categories and tags", MAX_TERMS));
+                }
+                s.terms.push(t)
+            }
             Record::Item(item) => {
                 s.items += 1;
                 if item.post_type == "attachment" && !item.attachment_url.is_empty() {
+                    if s.attachments.len() >= MAX_ATTACHMENTS {
+                        return Err(too_many("attachments", MAX_ATTACHMENTS));
+                    }
                     s.attachments
                         .insert(item.post_id, item.attachment_url.clone());
                 }
@@ -312,6 +337,9 @@ fn survey(path: &Path) -> Result<Survey, ImportError> {
                         "post_tag" => "tag",
                         _ => continue,
                     };
+                    if s.terms.len() + s.item_terms.len() >= MAX_TERMS {
+                        return Err(too_many("categories and tags", MAX_TERMS));
+                    }
                     s.item_terms
                         .entry((tax.to_owned(), t.slug.clone()))
                         .or_insert_with(|| t.name.clone());

@@ -298,12 +298,19 @@ async fn broken_and_hostile_files_are_refused_and_change_nothing(backend: Backen
         "http://wordpress.org/export/9.9/\"",
     );
     let broken = text.replacen("</wp:post_name>", "</wp:post_nam>", 1);
+    // Memory is bounded for what the first pass keeps, too.
+    let many_authors = text.replacen(
+        "<wp:author>",
+        &"<wp:author><wp:author_login>x</wp:author_login></wp:author>\n".repeat(10_001),
+        1,
+    );
     for (name, body, says) in [
         ("bomb.wxr", bomb.to_owned(), "DOCTYPE"),
         ("external.wxr", external.to_owned(), "DOCTYPE"),
         ("feed.xml", not_wxr.to_owned(), "WordPress"),
         ("wrong-ns.wxr", wrong_ns, "line"),
         ("broken.wxr", broken, "line"),
+        ("many-authors.wxr", many_authors, "more than 10000 authors"),
     ] {
         let f = write_file(&db, name, &body);
         let (ok, _, stderr) = import(&db, &f, &["--no-media"]);
