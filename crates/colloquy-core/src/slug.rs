@@ -73,15 +73,21 @@ impl Slug {
 
     /// The slug with a numeric suffix, used to find a free slug ("post" → "post-2").
     pub fn with_suffix(&self, n: u32) -> Self {
-        let suffix = format!("-{n}");
-        let keep = MAX_SLUG_LEN - suffix.len();
-        let base = if self.0.len() > keep {
-            self.0[..keep].trim_end_matches('-')
-        } else {
-            &self.0
-        };
-        Self(format!("{base}{suffix}"))
+        Self(suffixed(&self.0, n))
     }
+}
+
+/// `slug-N`, shortened first so that it stays within [`MAX_SLUG_LEN`] (for callers that
+/// hold a slug as text, as the store does).
+pub fn suffixed(slug: &str, n: u32) -> String {
+    let suffix = format!("-{n}");
+    let keep = MAX_SLUG_LEN.saturating_sub(suffix.len());
+    let base = if slug.len() > keep {
+        slug[..keep].trim_end_matches('-')
+    } else {
+        slug
+    };
+    format!("{base}{suffix}")
 }
 
 fn fold(c: char) -> Option<char> {

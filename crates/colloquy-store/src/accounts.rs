@@ -5,6 +5,7 @@
 //! Secrets are stored only as SHA-256 hashes; a link is used by one atomic `UPDATE … WHERE
 //! used_at IS NULL AND expires_at > now`, so two clicks (or two nodes) cannot both use it.
 
+use crate::imports::free_slug;
 use crate::users::{user, USER_COLS};
 use crate::{bump_version, is_unique_violation, now, Result, Store, StoreError, UserRow};
 use sqlx::Row;
@@ -78,17 +79,7 @@ impl Store {
     /// Creates a member account; a taken slug gets a suffix, a taken email is a Conflict.
     pub async fn create_member(&self, m: NewMember<'_>) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let mut slug = m.slug.to_owned();
-        let mut n = 2;
-        while sqlx::query("SELECT 1 FROM users WHERE slug = $1")
-            .bind(&slug)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some()
-        {
-            slug = format!("{}-{n}", m.slug);
-            n += 1;
-        }
+        let slug = free_slug(&mut tx, "SELECT 1 FROM users WHERE slug = $1", m.slug).await?;
         let t = now();
         let id: i64 = sqlx::query(
             "INSERT INTO users (email, name, slug, role, password_hash, created_at, email_verified_at) \

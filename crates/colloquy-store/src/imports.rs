@@ -615,7 +615,7 @@ impl Store {
                     used.insert(key);
                     break;
                 }
-                slug = suffixed(&wanted, n);
+                slug = colloquy_core::slug::suffixed(&wanted, n);
                 n += 1;
             }
             if slug != wanted {
@@ -658,18 +658,9 @@ impl Store {
     }
 }
 
-fn suffixed(slug: &str, n: u32) -> String {
-    let suffix = format!("-{n}");
-    let keep = 200usize.saturating_sub(suffix.len());
-    let base = if slug.len() > keep {
-        slug[..keep].trim_end_matches('-')
-    } else {
-        slug
-    };
-    format!("{base}{suffix}")
-}
-
-async fn free_slug(tx: &mut Tx<'_>, probe: &str, wanted: &str) -> Result<String> {
+/// `wanted`, or the first `wanted-N` that `probe` (a query with one parameter, the slug)
+/// finds nothing for.
+pub(crate) async fn free_slug(tx: &mut Tx<'_>, probe: &str, wanted: &str) -> Result<String> {
     let mut slug = wanted.to_owned();
     let mut n = 2;
     while sqlx::query(probe)
@@ -678,7 +669,7 @@ async fn free_slug(tx: &mut Tx<'_>, probe: &str, wanted: &str) -> Result<String>
         .await?
         .is_some()
     {
-        slug = suffixed(wanted, n);
+        slug = colloquy_core::slug::suffixed(wanted, n);
         n += 1;
     }
     Ok(slug)

@@ -208,7 +208,7 @@ impl Store {
                     p.kind
                 )));
             }
-            slug = format!("{}-{n}", p.slug);
+            slug = colloquy_core::slug::suffixed(&p.slug, n);
             n += 1;
         }
         let t = now();

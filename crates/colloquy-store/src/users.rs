@@ -81,17 +81,9 @@ impl Store {
                 u.email
             )));
         }
-        let mut slug = u.slug.to_owned();
-        let mut n = 2;
-        while sqlx::query("SELECT 1 FROM users WHERE slug = $1")
-            .bind(&slug)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some()
-        {
-            slug = format!("{}-{n}", u.slug);
-            n += 1;
-        }
+        let slug =
+            crate::imports::free_slug(&mut tx, "SELECT 1 FROM users WHERE slug = $1", u.slug)
+                .await?;
         let row = sqlx::query(
             "INSERT INTO users (email, name, slug, role, password_hash, bio_markdown, bio_html, created_at, email_verified_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
