@@ -217,6 +217,24 @@ pub fn login_csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<Stri
     }
 }
 
+/// Checks a form shown before there is a session against its double-submit cookie;
+/// `what` names the form in the refusal ("sign-in form").
+pub fn check_login_csrf(
+    state: &AppState,
+    headers: &HeaderMap,
+    submitted: &str,
+    what: &str,
+) -> Result<(), WebError> {
+    let cookie_token = cookie(headers, login_csrf_cookie_name(state)).unwrap_or("");
+    if same_token(cookie_token, submitted) {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden(format!(
+            "the {what} expired; reload the page and try again"
+        )))
+    }
+}
+
 pub fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
     if let Some(c) = cookie {
         if let Ok(v) = c.parse() {
@@ -224,6 +242,15 @@ pub fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
         }
     }
     res
+}
+
+/// The cookie that ties an OpenID Connect sign-in to the browser that started it.
+pub fn oidc_browser_cookie(state: &AppState) -> &'static str {
+    if state.secure_cookies {
+        "__Host-colloquy_oidc"
+    } else {
+        "colloquy_oidc"
+    }
 }
 
 /// The cookie that carries a sign-in between its first factor and its one-time code.

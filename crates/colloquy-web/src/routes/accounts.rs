@@ -17,7 +17,7 @@ use axum::{Form, Router};
 use colloquy_core::account::{check_new_password, retry_after, LinkPurpose, RegistrationPolicy};
 use colloquy_core::user::{parse_display_name, Email};
 use colloquy_core::Slug;
-use colloquy_store::{LinkOutcome, NewDelivery, NewMember, UserRow};
+use colloquy_store::{AccountLink, LinkOutcome, NewDelivery, NewMember, UserRow};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -225,28 +225,13 @@ pub(crate) async fn slowed(state: &AppState, wait: u64) -> Result<Response, WebE
     Ok(res)
 }
 
-fn check_login_csrf(
-    state: &AppState,
-    headers: &HeaderMap,
-    submitted: &str,
-) -> Result<(), WebError> {
-    let cookie_token = auth::cookie(headers, auth::login_csrf_cookie_name(state)).unwrap_or("");
-    if auth::same_token(cookie_token, submitted) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden(
-            "the form expired; reload the page and try again".into(),
-        ))
-    }
-}
-
 async fn sign_in_password(
     State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(f): Form<PasswordForm>,
 ) -> Result<Response, WebError> {
-    check_login_csrf(&state, &headers, &f.csrf)?;
+    auth::check_login_csrf(&state, &headers, &f.csrf, "form")?;
     let next = auth::local_path(f.next.as_deref());
     match check_password(&state, &headers, peer, &f.email, &f.password).await? {
         Ok(user) => {
@@ -330,7 +315,7 @@ async fn request_link(
     headers: HeaderMap,
     Form(f): Form<EmailForm>,
 ) -> Result<Response, WebError> {
-    check_login_csrf(&state, &headers, &f.csrf)?;
+    auth::check_login_csrf(&state, &headers, &f.csrf, "form")?;
     let email = Email::parse(&f.email)?;
     let next = auth::local_path(f.next.as_deref()).unwrap_or_default();
     match state.store.user_by_email(email.as_str()).await {
@@ -360,6 +345,26 @@ async fn request_link(
         ),
     )
     .await
+}
+
+/// Uses a mailed link; when it cannot be used, the page that says why (under `title`).
+async fn spend_link(
+    state: &AppState,
+    token: &str,
+    purpose: LinkPurpose,
+    title: &str,
+) -> Result<Result<AccountLink, Response>, WebError> {
+    let outcome = state
+        .store
+        .use_account_link(&auth::hash_token(token), purpose.as_str())
+        .await?;
+    match outcome {
+        LinkOutcome::Used(link) => Ok(Ok(link)),
+        other => {
+            let (status, why) = link_refused(&other);
+            Ok(Err(notice(state, status, title, why).await?))
+        }
+    }
 }
 
 fn link_refused(outcome: &LinkOutcome) -> (StatusCode, &'static str) {
@@ -443,9 +448,9 @@ async fn link_page(
 }
 
 #[derive(Deserialize)]
-struct TokenForm {
-    token: String,
-    csrf: String,
+pub(crate) struct TokenForm {
+    pub token: String,
+    pub csrf: String,
 }
 
 async fn use_link(
@@ -454,14 +459,10 @@ async fn use_link(
     headers: HeaderMap,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, WebError> {
-    check_login_csrf(&state, &headers, &f.csrf)?;
-    let outcome = state
-        .store
-        .use_account_link(&auth::hash_token(&f.token), LinkPurpose::SignIn.as_str())
-        .await?;
-    let LinkOutcome::Used(link) = outcome else {
-        let (status, why) = link_refused(&outcome);
-        return notice(&state, status, "Sign in", why).await;
+    auth::check_login_csrf(&state, &headers, &f.csrf, "form")?;
+    let link = match spend_link(&state, &f.token, LinkPurpose::SignIn, "Sign in").await? {
+        Ok(link) => link,
+        Err(page) => return Ok(page),
     };
     let user_id = match link.user_id {
         Some(id) => id,
@@ -603,7 +604,7 @@ async fn register(
     headers: HeaderMap,
     Form(f): Form<RegisterForm>,
 ) -> Result<Response, WebError> {
-    check_login_csrf(&state, &headers, &f.csrf)?;
+    auth::check_login_csrf(&state, &headers, &f.csrf, "form")?;
     let policy = registration(&state);
     if let Some(r) = closed_to(&state, policy, &f.invite).await? {
         return Ok(r);
@@ -706,14 +707,17 @@ async fn verify(
     headers: HeaderMap,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, WebError> {
-    check_login_csrf(&state, &headers, &f.csrf)?;
-    let outcome = state
-        .store
-        .use_account_link(&auth::hash_token(&f.token), LinkPurpose::Verify.as_str())
-        .await?;
-    let LinkOutcome::Used(link) = outcome else {
-        let (status, why) = link_refused(&outcome);
-        return notice(&state, status, "Confirm your address", why).await;
+    auth::check_login_csrf(&state, &headers, &f.csrf, "form")?;
+    let link = match spend_link(
+        &state,
+        &f.token,
+        LinkPurpose::Verify,
+        "Confirm your address",
+    )
+    .await?
+    {
+        Ok(link) => link,
+        Err(page) => return Ok(page),
     };
     let Some(user_id) = link.user_id else {
         return Err(WebError::NotFound);
@@ -743,7 +747,7 @@ async fn forgot(
     headers: HeaderMap,
     Form(f): Form<EmailForm>,
 ) -> Result<Response, WebError> {
-    check_login_csrf(&state, &headers, &f.csrf)?;
+    auth::check_login_csrf(&state, &headers, &f.csrf, "form")?;
     let email = Email::parse(&f.email)?;
     if let Ok(u) = state.store.user_by_email(email.as_str()).await {
         mail_link(&state, LinkPurpose::Reset, email.as_str(), Some(u.id), "").await?;
@@ -809,7 +813,7 @@ async fn reset(
     headers: HeaderMap,
     Form(f): Form<ResetForm>,
 ) -> Result<Response, WebError> {
-    check_login_csrf(&state, &headers, &f.csrf)?;
+    auth::check_login_csrf(&state, &headers, &f.csrf, "form")?;
     let hash = auth::hash_token(&f.token);
     // Check the password before using the link, so a weak one does not waste it.
     if let LinkOutcome::Used(link) = state
@@ -837,13 +841,16 @@ async fn reset(
             .await;
         }
     }
-    let outcome = state
-        .store
-        .use_account_link(&hash, LinkPurpose::Reset.as_str())
-        .await?;
-    let LinkOutcome::Used(link) = outcome else {
-        let (status, why) = link_refused(&outcome);
-        return notice(&state, status, "Choose a new password", why).await;
+    let link = match spend_link(
+        &state,
+        &f.token,
+        LinkPurpose::Reset,
+        "Choose a new password",
+    )
+    .await?
+    {
+        Ok(link) => link,
+        Err(page) => return Ok(page),
     };
     let Some(user_id) = link.user_id else {
         return Err(WebError::NotFound);
@@ -861,8 +868,8 @@ async fn reset(
 }
 
 #[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
+pub(crate) struct CsrfForm {
+    pub csrf: String,
 }
 
 async fn sign_out(

@@ -210,12 +210,7 @@ async fn login(
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, WebError> {
-    let cookie_token = auth::cookie(&headers, auth::login_csrf_cookie_name(&state)).unwrap_or("");
-    if !auth::same_token(cookie_token, &f.csrf) {
-        return Err(WebError::Forbidden(
-            "the sign-in form expired; reload the page and try again".into(),
-        ));
-    }
+    auth::check_login_csrf(&state, &headers, &f.csrf, "sign-in form")?;
     let user = match super::accounts::check_password(&state, &headers, peer, &f.email, &f.password)
         .await?
     {
@@ -305,12 +300,7 @@ async fn setup(
     headers: HeaderMap,
     Form(f): Form<SetupForm>,
 ) -> Result<Response, WebError> {
-    let cookie_token = auth::cookie(&headers, auth::login_csrf_cookie_name(&state)).unwrap_or("");
-    if !auth::same_token(cookie_token, &f.csrf) {
-        return Err(WebError::Forbidden(
-            "the setup form expired; reload the page and try again".into(),
-        ));
-    }
+    auth::check_login_csrf(&state, &headers, &f.csrf, "setup form")?;
     let account = match NewAccount::parse(&f.email, &f.name, Role::Admin.as_str(), &f.password) {
         Ok(a) => a,
         Err(e) => {

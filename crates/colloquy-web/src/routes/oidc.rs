@@ -7,7 +7,7 @@
 //! only) — but never joins an existing account because the addresses match: the owner of
 //! that account is mailed a link, and only following it joins the two.
 
-use super::accounts::{mail_link, new_member, no_store, notice};
+use super::accounts::{mail_link, new_member, no_store, notice, CsrfForm, TokenForm};
 use crate::auth;
 use crate::error::WebError;
 use crate::{AppState, OidcProviderConfig, SharedState};
@@ -23,14 +23,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 const FLOW_TTL: i64 = 10 * 60;
-
-fn browser_cookie(state: &AppState) -> &'static str {
-    if state.secure_cookies {
-        "__Host-colloquy_oidc"
-    } else {
-        "colloquy_oidc"
-    }
-}
 
 fn config<'a>(state: &'a AppState, id: &str) -> Result<&'a OidcProviderConfig, WebError> {
     state
@@ -118,7 +110,7 @@ async fn begin(
         )
         .await?;
     let mut res = Redirect::to(&started.url).into_response();
-    let c = auth::set_cookie(state, browser_cookie(state), &browser, FLOW_TTL);
+    let c = auth::set_cookie(state, auth::oidc_browser_cookie(state), &browser, FLOW_TTL);
     res.headers_mut()
         .append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::from)?);
     Ok(no_store(res))
@@ -132,11 +124,6 @@ pub(crate) async fn start(
     config(&state, &id)?;
     let next = auth::local_path(q.next.as_deref()).unwrap_or_default();
     begin(&state, &id, next, None).await
-}
-
-#[derive(Deserialize)]
-pub(crate) struct CsrfForm {
-    csrf: String,
 }
 
 /// A signed-in member joins a provider to their account.
@@ -184,7 +171,7 @@ pub(crate) async fn callback(
     else {
         return refuse(&state, StatusCode::BAD_REQUEST, "This sign-in is not one started here, or it was used already or has expired. Start again from the sign-in page.").await;
     };
-    let browser = auth::cookie(&headers, browser_cookie(&state)).unwrap_or("");
+    let browser = auth::cookie(&headers, auth::oidc_browser_cookie(&state)).unwrap_or("");
     if flow.provider != id || !auth::same_token(&auth::hash_token(browser), &flow.browser_hash) {
         return refuse(
             &state,
@@ -349,12 +336,6 @@ async fn signed_in_with(
     auth::start_session(state, headers, peer, uid, &next).await
 }
 
-#[derive(Deserialize)]
-pub(crate) struct TokenForm {
-    token: String,
-    csrf: String,
-}
-
 /// The account's owner followed the mailed link: join the provider and sign in.
 pub(crate) async fn join(
     State(state): State<SharedState>,
@@ -362,12 +343,7 @@ pub(crate) async fn join(
     headers: HeaderMap,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, WebError> {
-    let cookie_token = auth::cookie(&headers, auth::login_csrf_cookie_name(&state)).unwrap_or("");
-    if !auth::same_token(cookie_token, &f.csrf) {
-        return Err(WebError::Forbidden(
-            "the form expired; reload the page and try again".into(),
-        ));
-    }
+    auth::check_login_csrf(&state, &headers, &f.csrf, "form")?;
     let outcome = state
         .store
         .use_account_link(

@@ -68,12 +68,7 @@ async fn code(
     headers: HeaderMap,
     Form(f): Form<CodeForm>,
 ) -> Result<Response, WebError> {
-    let cookie_token = auth::cookie(&headers, auth::login_csrf_cookie_name(&state)).unwrap_or("");
-    if !auth::same_token(cookie_token, &f.csrf) {
-        return Err(WebError::Forbidden(
-            "the form expired; reload the page and try again".into(),
-        ));
-    }
+    auth::check_login_csrf(&state, &headers, &f.csrf, "form")?;
     let Some(pending) = auth::cookie(&headers, auth::second_factor_cookie(&state)) else {
         return Ok(Redirect::to("/sign-in").into_response());
     };
