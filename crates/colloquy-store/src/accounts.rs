@@ -10,6 +10,9 @@ use crate::users::{user, USER_COLS};
 use crate::{bump_version, is_unique_violation, now, Result, Store, StoreError, UserRow};
 use sqlx::Row;
 
+/// How stale a session's "last seen" may get before a request refreshes it.
+pub const SEEN_EVERY: i64 = 300;
+
 /// A mailed link as stored.
 #[derive(Debug, Clone)]
 pub struct AccountLink {
@@ -415,8 +418,9 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a session as seen now, at most once every five minutes (a write per page
-    /// view would cost more than the list is worth).
+    /// Marks a session as seen now (callers do it when it was last seen over
+    /// [`SEEN_EVERY`] seconds ago: a write per page view would cost more than the list of
+    /// devices is worth).
     pub async fn touch_session(&self, token_hash: &str) -> Result<()> {
         let t = now();
         sqlx::query(

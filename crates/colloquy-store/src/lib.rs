@@ -18,7 +18,7 @@ mod users;
 
 pub use accounts::{
     AccountLink, DeviceSession, Identity, LinkOutcome, MemberWriting, NewMember, OidcFlow,
-    WrittenMessage, WrittenThought,
+    WrittenMessage, WrittenThought, SEEN_EVERY,
 };
 pub use debates::{
     DebateEvent, DebateFigures, DebatePatch, DebateRow, MessageRow, NewDebate, NewMessage, Refusal,

@@ -40,6 +40,8 @@ pub struct SessionRow {
     pub user: UserRow,
     pub csrf: String,
     pub expires_at: i64,
+    /// When the device was last seen (kept to within five minutes).
+    pub last_seen_at: i64,
 }
 
 pub(crate) const USER_COLS: &str = "u.id, u.email, u.name, u.slug, u.role, u.password_hash, u.bio_markdown, u.bio_html, u.avatar_file, u.created_at, \
@@ -190,28 +192,9 @@ impl Store {
         Ok(())
     }
 
-    pub async fn create_session(
-        &self,
-        token_hash: &str,
-        user_id: i64,
-        csrf: &str,
-        ttl_secs: i64,
-    ) -> Result<()> {
-        let t = now();
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(token_hash)
-            .bind(user_id)
-            .bind(csrf)
-            .bind(t)
-            .bind(t + ttl_secs)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     pub async fn session(&self, token_hash: &str) -> Result<SessionRow> {
         let sql = format!(
-            "SELECT {USER_COLS}, s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT {USER_COLS}, s.csrf, s.expires_at, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2"
         );
         let r = sqlx::query(&sql)
@@ -224,6 +207,7 @@ impl Store {
             user: user(&r),
             csrf: r.get("csrf"),
             expires_at: r.get("expires_at"),
+            last_seen_at: r.try_get("last_seen_at").unwrap_or(0),
         })
     }
 

@@ -101,7 +101,11 @@ pub struct CurrentUser {
 
 pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Option<CurrentUser> {
     let token = cookie(headers, cookie_name(state))?;
-    let s = state.store.session(&hash_token(token)).await.ok()?;
+    let hash = hash_token(token);
+    let s = state.store.session(&hash).await.ok()?;
+    if colloquy_store::now() - s.last_seen_at > colloquy_store::SEEN_EVERY {
+        let _ = state.store.touch_session(&hash).await;
+    }
     let role = Role::parse(&s.user.role).ok()?;
     Some(CurrentUser {
         user: s.user,

@@ -703,9 +703,16 @@ async fn members_see_and_end_their_signed_in_devices(backend: Backend) {
         .await;
         assert_eq!(s, 303);
     }
+    // A device seen again after a while is marked as seen (not on every request).
+    support::sql(&db, "UPDATE sessions SET last_seen_at = 1").await;
     let (s, page) = get(&laptop, &node, "/account/sessions").await;
     assert_eq!(s, 200);
     assert!(page.contains("Firefox on Linux (this device)"), "{page}");
+    assert_eq!(
+        support::number(&db, "SELECT COUNT(*) FROM sessions WHERE last_seen_at > 1").await,
+        1,
+        "only the device that came back is seen again"
+    );
     assert!(page.contains("Chrome on Android"), "{page}");
     let csrf = form_value(&page, "csrf");
     let handle = form_value(&page, "handle");
