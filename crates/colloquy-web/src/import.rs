@@ -990,13 +990,6 @@ fn wp_time(s: &str, tz: Option<&jiff::tz::TimeZone>) -> Option<i64> {
     (0..=253_402_300_799).contains(&secs).then_some(secs)
 }
 
-fn meta<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
-    item.meta
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
 fn change(out: &mut Converted, what: &str) {
     *out.report.changed.entry(what.to_owned()).or_default() += 1;
 }
@@ -1063,7 +1056,7 @@ fn convert_item(ctx: &Context, item: &Item, out: &mut Converted) -> Option<Impor
     }
 
     // Body: our own Markdown when the file came from Colloquy, else converted.
-    let body_markdown = match meta(item, "_colloquy_markdown") {
+    let body_markdown = match meta_of(&item.meta, "_colloquy_markdown") {
         Some(md) => md.to_owned(),
         None => {
             let attachments = |aid: i64| ctx.attachments.get(&aid).cloned();
@@ -1142,7 +1135,7 @@ fn convert_item(ctx: &Context, item: &Item, out: &mut Converted) -> Option<Impor
             ctx.terms.get(&(tax.to_owned(), t.slug.clone())).copied()
         })
         .collect();
-    let featured_image = meta(item, "_thumbnail_id")
+    let featured_image = meta_of(&item.meta, "_thumbnail_id")
         .and_then(|v| v.trim().parse::<i64>().ok())
         .and_then(|aid| ctx.attachments.get(&aid).cloned());
 
@@ -1274,6 +1267,7 @@ fn convert_comment(
     })
 }
 
+/// A WordPress meta value (post meta or comment meta) by key.
 fn meta_of<'a>(meta: &'a [(String, String)], key: &str) -> Option<&'a str> {
     meta.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }

@@ -70,6 +70,23 @@ async fn login_csrf(c: &reqwest::Client, node: &Node) -> String {
     form_value(&page, "csrf")
 }
 
+/// Signs in on the sign-in page with a password (fetching the page's form token first).
+async fn sign_in_with_password(
+    c: &reqwest::Client,
+    node: &Node,
+    email: &str,
+    password: &str,
+) -> (u16, String, String) {
+    let csrf = login_csrf(c, node).await;
+    post(
+        c,
+        node,
+        "/sign-in",
+        &[("email", email), ("password", password), ("csrf", &csrf)],
+    )
+    .await
+}
+
 /// Follows a mailed link: its page, then its one button.
 async fn follow(
     c: &reqwest::Client,
@@ -226,27 +243,9 @@ async fn registration_follows_the_site_policy(backend: Backend) {
 
     // Signed in by password but not yet proven: reading yes, writing no.
     let editor = api_user(&db, "ed@example.org", "editor");
-    let (s, post_json) = support::post_json(
-        &node,
-        &editor,
-        "/api/v1/posts",
-        serde_json::json!({"title": "A piece", "body_markdown": "Words.", "status": "published"}),
-    )
-    .await;
-    assert_eq!(s, 201, "{post_json}");
-    let post_id = post_json["id"].as_i64().unwrap();
-    let csrf = login_csrf(&c, &node).await;
-    let (s, _, _) = post(
-        &c,
-        &node,
-        "/sign-in",
-        &[
-            ("email", "robin@example.org"),
-            ("password", "tea at the allotment"),
-            ("csrf", &csrf),
-        ],
-    )
-    .await;
+    let (post_id, _) = support::publish(&node, &editor, "A piece", "Words.").await;
+    let (s, _, _) =
+        sign_in_with_password(&c, &node, "robin@example.org", "tea at the allotment").await;
     assert_eq!(s, 303);
     let (_, account) = get(&c, &node, "/account").await;
     assert!(account.contains("not confirmed"), "{account}");
@@ -469,16 +468,11 @@ async fn a_password_reset_signs_out_everywhere(backend: Backend) {
     );
     assert!(out.status.success());
     let elsewhere = browser();
-    let csrf = login_csrf(&elsewhere, &node).await;
-    let (s, _, _) = post(
+    let (s, _, _) = sign_in_with_password(
         &elsewhere,
         &node,
-        "/sign-in",
-        &[
-            ("email", "sam@example.org"),
-            ("password", "the first long password"),
-            ("csrf", &csrf),
-        ],
+        "sam@example.org",
+        "the first long password",
     )
     .await;
     assert_eq!(s, 303);
@@ -554,30 +548,11 @@ async fn a_password_reset_signs_out_everywhere(backend: Backend) {
     .await;
     assert_eq!(s, 410, "a reset link works once");
     let c2 = browser();
-    let csrf = login_csrf(&c2, &node).await;
-    let (s, _, _) = post(
-        &c2,
-        &node,
-        "/sign-in",
-        &[
-            ("email", "sam@example.org"),
-            ("password", "the first long password"),
-            ("csrf", &csrf),
-        ],
-    )
-    .await;
+    let (s, _, _) =
+        sign_in_with_password(&c2, &node, "sam@example.org", "the first long password").await;
     assert_eq!(s, 401);
-    let (s, _, _) = post(
-        &c2,
-        &node,
-        "/sign-in",
-        &[
-            ("email", "sam@example.org"),
-            ("password", "kettle orbit mango river"),
-            ("csrf", &csrf),
-        ],
-    )
-    .await;
+    let (s, _, _) =
+        sign_in_with_password(&c2, &node, "sam@example.org", "kettle orbit mango river").await;
     assert_eq!(s, 303);
 }
 
@@ -689,18 +664,8 @@ async fn members_see_and_end_their_signed_in_devices(backend: Backend) {
         .build()
         .unwrap();
     for c in [&laptop, &phone] {
-        let csrf = login_csrf(c, &node).await;
-        let (s, _, _) = post(
-            c,
-            &node,
-            "/sign-in",
-            &[
-                ("email", "lee@example.org"),
-                ("password", "lee's long password"),
-                ("csrf", &csrf),
-            ],
-        )
-        .await;
+        let (s, _, _) =
+            sign_in_with_password(c, &node, "lee@example.org", "lee's long password").await;
         assert_eq!(s, 303);
     }
     // A device seen again after a while is marked as seen (not on every request).
@@ -749,18 +714,7 @@ async fn members_see_and_end_their_signed_in_devices(backend: Backend) {
     );
     assert_eq!(get(&laptop, &node, "/account").await.0, 200);
     // Sign out everywhere else, then here.
-    let csrf = login_csrf(&phone, &node).await;
-    post(
-        &phone,
-        &node,
-        "/sign-in",
-        &[
-            ("email", "lee@example.org"),
-            ("password", "lee's long password"),
-            ("csrf", &csrf),
-        ],
-    )
-    .await;
+    sign_in_with_password(&phone, &node, "lee@example.org", "lee's long password").await;
     let (_, page) = get(&laptop, &node, "/account/sessions").await;
     let csrf = form_value(&page, "csrf");
     let (s, _, _) = post(
@@ -801,18 +755,8 @@ async fn every_staff_route_refuses_members_and_strangers(backend: Backend) {
     );
     assert!(out.status.success());
     let member = browser();
-    let csrf = login_csrf(&member, &node).await;
-    let (s, _, _) = post(
-        &member,
-        &node,
-        "/sign-in",
-        &[
-            ("email", "m@example.org"),
-            ("password", "member long password"),
-            ("csrf", &csrf),
-        ],
-    )
-    .await;
+    let (s, _, _) =
+        sign_in_with_password(&member, &node, "m@example.org", "member long password").await;
     assert_eq!(s, 303);
     let (_, account) = get(&member, &node, "/account").await;
     let member_csrf = form_value(&account, "csrf");
@@ -1078,18 +1022,7 @@ async fn staff_two_factor_sign_in_asks_for_a_code_that_works_once(backend: Backe
     );
     assert!(out.status.success());
     let m = browser();
-    let csrf = login_csrf(&m, &node).await;
-    post(
-        &m,
-        &node,
-        "/sign-in",
-        &[
-            ("email", "mem@example.org"),
-            ("password", "member long password"),
-            ("csrf", &csrf),
-        ],
-    )
-    .await;
+    sign_in_with_password(&m, &node, "mem@example.org", "member long password").await;
     assert_eq!(get(&m, &node, "/account/two-factor").await.0, 403);
 }
 
@@ -1099,14 +1032,8 @@ async fn members_take_their_writing_with_them_and_can_leave(backend: Backend) {
     };
     let node = Node::start(&db, &[]).await;
     let editor = api_user(&db, "ed@example.org", "editor");
-    let (s, p) = support::post_json(&node, &editor, "/api/v1/posts", serde_json::json!({"title": "On supervision", "body_markdown": "Words.", "status": "published"})).await;
-    assert_eq!(s, 201, "{p}");
-    let post_url = p["url"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches(&node.base)
-        .to_owned();
-    let post_id = p["id"].as_i64().unwrap();
+    let (post_id, post_url) = support::publish(&node, &editor, "On supervision", "Words.").await;
+    let post_url = post_url.trim_start_matches(&node.base).to_owned();
     let mut members = vec![];
     for (email, words) in [
         ("ann@example.org", "Supervision kept me in the job."),
@@ -1135,18 +1062,7 @@ async fn members_take_their_writing_with_them_and_can_leave(backend: Backend) {
     let (ann_email, ann_words, ann) = &members[0];
     let (ben_email, ben_words, ben) = &members[1];
     for (email, c) in [(ann_email, ann), (ben_email, ben)] {
-        let csrf = login_csrf(c, &node).await;
-        let (s, _, page) = post(
-            c,
-            &node,
-            "/sign-in",
-            &[
-                ("email", email),
-                ("password", "a long enough password"),
-                ("csrf", &csrf),
-            ],
-        )
-        .await;
+        let (s, _, page) = sign_in_with_password(c, &node, email, "a long enough password").await;
         assert_eq!(s, 303, "{page}");
     }
     // The download holds what they wrote, with its address.
@@ -1261,18 +1177,7 @@ async fn members_take_their_writing_with_them_and_can_leave(backend: Backend) {
     assert!(!post_page.contains(ben_words), "{post_page}");
     // An author with posts cannot simply vanish.
     let c = browser();
-    let csrf = login_csrf(&c, &node).await;
-    post(
-        &c,
-        &node,
-        "/sign-in",
-        &[
-            ("email", "ed@example.org"),
-            ("password", "a long enough password"),
-            ("csrf", &csrf),
-        ],
-    )
-    .await;
+    sign_in_with_password(&c, &node, "ed@example.org", "a long enough password").await;
     let (_, account) = get(&c, &node, "/account").await;
     let csrf = form_value(&account, "csrf");
     let (s, _, page) = post(
@@ -1315,18 +1220,8 @@ async fn an_account_made_in_someone_elses_name_is_theirs_once_they_sign_in(backe
     )
     .await;
     assert_eq!(s, 201);
-    let csrf = login_csrf(&intruder, &node).await;
-    let (s, _, _) = post(
-        &intruder,
-        &node,
-        "/sign-in",
-        &[
-            ("email", "vic@example.org"),
-            ("password", "the intruder's phrase"),
-            ("csrf", &csrf),
-        ],
-    )
-    .await;
+    let (s, _, _) =
+        sign_in_with_password(&intruder, &node, "vic@example.org", "the intruder's phrase").await;
     assert_eq!(s, 303);
     // The address's owner signs in by a mailed link: what the intruder set up goes.
     let vic = browser();
@@ -1357,17 +1252,7 @@ async fn an_account_made_in_someone_elses_name_is_theirs_once_they_sign_in(backe
         "the intruder's session survived"
     );
     let again = browser();
-    let csrf = login_csrf(&again, &node).await;
-    let (s, _, _) = post(
-        &again,
-        &node,
-        "/sign-in",
-        &[
-            ("email", "vic@example.org"),
-            ("password", "the intruder's phrase"),
-            ("csrf", &csrf),
-        ],
-    )
-    .await;
+    let (s, _, _) =
+        sign_in_with_password(&again, &node, "vic@example.org", "the intruder's phrase").await;
     assert_eq!(s, 401, "the intruder's password still works");
 }

@@ -206,18 +206,7 @@ async fn a_node_with_open_streams_shuts_down_promptly() {
 }
 
 async fn publish(node: &Node, token: &str, title: &str) -> (i64, String) {
-    let (s, p) = post_json(
-        node,
-        token,
-        "/api/v1/posts",
-        json!({"title": title, "body_markdown": "Why the press gets social work wrong.", "status": "published"}),
-    )
-    .await;
-    assert_eq!(s, 201, "{p}");
-    (
-        p["id"].as_i64().unwrap(),
-        p["url"].as_str().unwrap().to_owned(),
-    )
+    support::publish(node, token, title, "Why the press gets social work wrong.").await
 }
 
 async fn new_debate(node: &Node, token: &str, post_id: i64, starts_at: &str) -> Value {

@@ -610,17 +610,6 @@ async fn a_dry_run_writes_nothing_and_authors_can_be_mapped(backend: Backend) {
     assert_eq!(export(&db2), before);
 }
 
-async fn count(db: &Db, sql: &str) -> i64 {
-    use sqlx::{Connection, Row};
-    if db.url.starts_with("postgres") {
-        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        sqlx::query(sql).fetch_one(&mut c).await.unwrap().get(0)
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        sqlx::query(sql).fetch_one(&mut c).await.unwrap().get(0)
-    }
-}
-
 async fn a_killed_import_run_again_finishes_without_doubles(backend: Backend) {
     let Some(db) = fresh_db(backend).await else {
         return;
@@ -660,7 +649,7 @@ async fn a_killed_import_run_again_finishes_without_doubles(backend: Backend) {
     // Killed (no chance to clean up) once some batches are in, before the end.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let n = count(&db, "SELECT COUNT(*) FROM posts").await;
+        let n = support::number(&db, "SELECT COUNT(*) FROM posts").await;
         if n > 0 {
             break;
         }
@@ -675,25 +664,28 @@ async fn a_killed_import_run_again_finishes_without_doubles(backend: Backend) {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let part = count(&db, "SELECT COUNT(*) FROM posts").await;
+    let part = support::number(&db, "SELECT COUNT(*) FROM posts").await;
     assert!(
         part < posts,
         "the import finished before it could be killed ({part} posts)"
     );
     // Whole batches only: every post that is there has all its comments.
-    let thoughts = count(&db, "SELECT COUNT(*) FROM thoughts").await;
+    let thoughts = support::number(&db, "SELECT COUNT(*) FROM thoughts").await;
     assert_eq!(thoughts, part * per_post);
 
     let (ok, r, stderr) = import(&db, file.to_str().unwrap(), &["--no-media"]);
     assert!(ok, "{stderr}");
     assert_eq!(r["already_imported"].as_i64().unwrap(), part, "{r:#}");
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM posts").await, posts);
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM thoughts").await,
+        support::number(&db, "SELECT COUNT(*) FROM posts").await,
+        posts
+    );
+    assert_eq!(
+        support::number(&db, "SELECT COUNT(*) FROM thoughts").await,
         posts * per_post
     );
     assert_eq!(
-        count(
+        support::number(
             &db,
             "SELECT COUNT(*) FROM (SELECT slug FROM posts GROUP BY slug HAVING COUNT(*) > 1) d"
         )

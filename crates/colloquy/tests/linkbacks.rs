@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{api_user, eventually, fresh_db, post_json, Backend, Node};
+use support::{api_user, eventually, fresh_db, publish, Backend, Node};
 
 both_backends!(
     a_link_from_one_site_shows_under_the_post_on_the_other,
@@ -16,21 +16,6 @@ both_backends!(
 );
 
 const LINKS: &[(&str, &str)] = &[("COLLOQUY_FETCH_ALLOW_PRIVATE", "1")];
-
-async fn publish(node: &Node, token: &str, title: &str, body: &str) -> (i64, String) {
-    let (s, p) = post_json(
-        node,
-        token,
-        "/api/v1/posts",
-        json!({"title": title, "body_markdown": body, "status": "published"}),
-    )
-    .await;
-    assert_eq!(s, 201, "{p}");
-    (
-        p["id"].as_i64().unwrap(),
-        p["url"].as_str().unwrap().to_owned(),
-    )
-}
 
 async fn pending(node: &Node, token: &str) -> Vec<Value> {
     let r = node

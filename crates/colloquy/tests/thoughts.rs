@@ -21,18 +21,7 @@ both_backends!(
 const RELAXED: &[(&str, &str)] = &[("COLLOQUY_THOUGHT_LIMITS", "1000,1000")];
 
 async fn published_post(node: &Node, token: &str, title: &str) -> (i64, String) {
-    let (s, p) = post_json(
-        node,
-        token,
-        "/api/v1/posts",
-        json!({"title": title, "body_markdown": "An opinion piece.", "status": "published"}),
-    )
-    .await;
-    assert_eq!(s, 201, "{p}");
-    (
-        p["id"].as_i64().unwrap(),
-        p["url"].as_str().unwrap().to_owned(),
-    )
+    support::publish(node, token, title, "An opinion piece.").await
 }
 
 async fn guest_thought(node: &Node, post: i64, body: Value) -> (u16, Value) {
@@ -581,15 +570,11 @@ async fn members_edit_within_the_window_and_removal_leaves_a_tombstone(backend: 
 
 /// Moves a thought's creation time into the past, as if it had been written earlier.
 async fn age_thought(db: &Db, id: i64, seconds: i64) {
-    use sqlx::Connection;
-    let sql = format!("UPDATE thoughts SET created_at = created_at - {seconds} WHERE id = {id}");
-    if db.url.starts_with("postgres") {
-        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        sqlx::query(&sql).execute(&mut c).await.unwrap();
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        sqlx::query(&sql).execute(&mut c).await.unwrap();
-    }
+    support::sql(
+        db,
+        &format!("UPDATE thoughts SET created_at = created_at - {seconds} WHERE id = {id}"),
+    )
+    .await;
 }
 
 async fn a_new_thought_refreshes_only_its_post_and_feeds(backend: Backend) {

@@ -565,3 +565,19 @@ pub async fn number(db: &Db, sql: &str) -> i64 {
         sqlx::query(sql).fetch_one(&mut c).await.unwrap().get(0)
     }
 }
+
+/// Publishes a post through the API; returns its id and absolute address.
+pub async fn publish(node: &Node, token: &str, title: &str, body: &str) -> (i64, String) {
+    let (s, p) = post_json(
+        node,
+        token,
+        "/api/v1/posts",
+        serde_json::json!({"title": title, "body_markdown": body, "status": "published"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{p}");
+    (
+        p["id"].as_i64().unwrap(),
+        p["url"].as_str().unwrap().to_owned(),
+    )
+}
