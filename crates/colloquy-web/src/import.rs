@@ -583,17 +583,15 @@ pub async fn import_wxr(
                 .entry("duplicate linkback".into())
                 .or_default() += counts.duplicate_linkbacks;
         }
+        // Duplicate linkbacks are dropped when the batch is written: count what was.
+        converted.report.thoughts -= counts.duplicate_linkbacks;
+        converted.report.linkbacks -= counts.duplicate_linkbacks;
         report.merge(converted.report);
         state.posts = report.posts + report.pages;
         state.thoughts = report.thoughts;
         progress(state);
     }
     let _ = reader.join();
-    report.thoughts -= report
-        .skipped
-        .get("duplicate linkback")
-        .copied()
-        .unwrap_or(0);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

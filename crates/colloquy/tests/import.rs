@@ -20,6 +20,7 @@ both_backends!(
     export_then_import_gives_the_same_site,
     a_dry_run_writes_nothing_and_authors_can_be_mapped,
     a_killed_import_run_again_finishes_without_doubles,
+    a_linkback_sent_twice_is_kept_once,
 );
 
 fn fixture(media: &str) -> String {
@@ -692,5 +693,31 @@ async fn a_killed_import_run_again_finishes_without_doubles(backend: Backend) {
         .await,
         0,
         "a post was imported twice"
+    );
+}
+
+async fn a_linkback_sent_twice_is_kept_once(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let text = fixture("https://media.voices.example");
+    // WordPress keeps a pingback that arrived twice as two comments.
+    let start = text.find("<wp:comment_id>1006</wp:comment_id>").unwrap();
+    let open = text[..start].rfind("<wp:comment>").unwrap();
+    let close = start + text[start..].find("</wp:comment>").unwrap() + "</wp:comment>".len();
+    let again = text[open..close].replace("<wp:comment_id>1006<", "<wp:comment_id>1008<");
+    let doubled = format!("{}\n{again}{}", &text[..close], &text[close..]);
+    let file = write_file(&db, "doubled.wxr", &doubled);
+    let (ok, r, stderr) = import(&db, &file, &["--no-media"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(r["skipped"]["duplicate linkback"], 1, "{r:#}");
+    assert_eq!(
+        r["thoughts"], 7,
+        "the report counts what was written: {r:#}"
+    );
+    assert_eq!(r["linkbacks"], 2, "{r:#}");
+    assert_eq!(
+        support::number(&db, "SELECT COUNT(*) FROM thoughts WHERE kind = 'pingback'").await,
+        2
     );
 }
