@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test Colloquy has: unit and integration tests (SQLite and PostgreSQL, real HTTP)
 # with cargo-nextest, then the browser test in headless Chromium (with axe-core).
-# Tests that need PostgreSQL or Chromium skip loudly when those are missing; with
+# Tests that need PostgreSQL, Node or Chromium skip loudly when those are missing; with
 # COLLOQUY_REQUIRE_SERVICES=1 (as CI sets it) a skip is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest"
   cargo install cargo-nextest --locked
+fi
+
+# The sign-in tests talk to a real OpenID Connect provider (oidc-provider, from npm).
+if command -v npm >/dev/null 2>&1 && [ ! -d tests/oidc/node_modules/oidc-provider ]; then
+  (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 cargo build --workspace --bins

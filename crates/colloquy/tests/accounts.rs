@@ -249,6 +249,18 @@ async fn registration_follows_the_site_policy(backend: Backend) {
     assert_eq!(s, 303);
     let (_, account) = get(&c, &node, "/account").await;
     assert!(account.contains("not confirmed"), "{account}");
+    // The account page sends the address link again.
+    let (s, _, page) = post(
+        &c,
+        &node,
+        "/account/verify-again",
+        &[("csrf", &form_value(&account, "csrf"))],
+    )
+    .await;
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains("A new link is on its way"), "{page}");
+    let again = mail_to(&sink, "robin@example.org", 2).await;
+    assert!(again.contains("/verify?token="), "{again}");
     let out = support::cli(
         &db,
         &["token", "create", "--email", "robin@example.org"],
@@ -299,7 +311,7 @@ async fn registration_follows_the_site_policy(backend: Backend) {
     )
     .await;
     assert_eq!(s, 201);
-    let text = mail_to(&sink, "robin@example.org", 2).await;
+    let text = mail_to(&sink, "robin@example.org", 3).await;
     assert!(text.contains("/sign-in/link/use?token="), "{text}");
 
     // Closed: no form, no account.
@@ -1088,6 +1100,28 @@ async fn members_take_their_writing_with_them_and_can_leave(backend: Backend) {
     assert!(
         md.contains(ann_words) && md.contains("On supervision"),
         "{md}"
+    );
+    // A picture of their own, checked to be an image.
+    let (_, account) = get(ann, &node, "/account").await;
+    let csrf = form_value(&account, "csrf");
+    let upload = |bytes: &'static [u8]| {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
+            .part(
+                "avatar",
+                reqwest::multipart::Part::bytes(bytes).file_name("me.png"),
+            );
+        ann.post(node.url("/account/avatar")).multipart(form).send()
+    };
+    let png: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x89\x99=\x1d\0\0\0\0IEND\xaeB`\x82";
+    assert_eq!(upload(b"not an image at all").await.unwrap().status(), 422);
+    assert_eq!(upload(png).await.unwrap().status(), 303);
+    let (_, account) = get(ann, &node, "/account").await;
+    assert!(
+        between(&account, "src=\"/uploads/", "\"")
+            .iter()
+            .any(|n| n.ends_with(".png")),
+        "{account}"
     );
     // Their public page lists it, until they hide it.
     let (_, account) = get(ann, &node, "/account").await;

@@ -19,6 +19,7 @@ both_backends!(
     the_room_works_without_javascript,
     the_timer_opens_rooms_on_time_and_ends_forgotten_ones,
     signing_in_from_the_room_returns_to_it,
+    a_member_who_has_not_proven_the_address_does_not_post,
 );
 
 async fn the_timer_opens_rooms_on_time_and_ends_forgotten_ones(backend: Backend) {
@@ -1445,4 +1446,31 @@ async fn the_room_works_without_javascript(backend: Backend) {
         .unwrap();
     assert_eq!(presence["participants"], 1);
     let _: HashMap<String, Value> = serde_json::from_value(presence).unwrap();
+}
+
+async fn a_member_who_has_not_proven_the_address_does_not_post(backend: Backend) {
+    let Some(room) = live_room(backend).await else {
+        return;
+    };
+    support::sql(
+        &room._db,
+        "UPDATE users SET email_verified_at = NULL WHERE email = 'member@example.org'",
+    )
+    .await;
+    let (s, e) = say(&room, &room.member, json!({"body": "Hello, room."})).await;
+    assert_eq!(s, 403, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("confirm your email"),
+        "{e}"
+    );
+    support::sql(
+        &room._db,
+        "UPDATE users SET email_verified_at = 1 WHERE email = 'member@example.org'",
+    )
+    .await;
+    let (s, e) = say(&room, &room.member, json!({"body": "Hello, room."})).await;
+    assert_eq!(s, 201, "{e}");
 }

@@ -134,6 +134,13 @@ async fn a_wordpress_site_moves_in_with_its_threads_and_links(backend: Backend) 
     assert!(page.contains("https://practicenotes.example/media-and-us/"));
     assert!(page.contains("/category/child-protection/"));
     assert!(page.contains("/tag/social-work/"));
+    // With --no-media the featured image is shown from where it was.
+    assert!(
+        page.contains(
+            "class=\"featured u-featured\" src=\"https://media.voices.example/photo.png\""
+        ),
+        "{page}"
+    );
     // Held and spam comments, and every commenter's email and address, stay private.
     assert!(!page.contains("This one waits for moderation."));
     assert!(!page.contains("spamword"));
