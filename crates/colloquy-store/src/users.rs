@@ -112,11 +112,15 @@ impl Store {
         Ok(row.get(0))
     }
 
-    pub async fn count_users(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?
-            .get(0))
+    /// Admins on the site. Until there is one, the first-run setup link is offered: a site
+    /// may already have users who cannot run it (the demo's author, imported authors).
+    pub async fn count_admins(&self) -> Result<i64> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+                .fetch_one(&self.pool)
+                .await?
+                .get(0),
+        )
     }
 
     pub async fn list_users(&self) -> Result<Vec<UserRow>> {
@@ -298,7 +302,7 @@ impl Store {
     }
 
     /// Creates the first admin with a valid setup token, consuming it, in one transaction:
-    /// a token works once, and never after a user exists.
+    /// a token works once, and never after an admin exists.
     pub async fn complete_setup(&self, token_hash: &str, u: NewUser<'_>) -> Result<i64> {
         let mut tx = self.begin_write().await?;
         let n = sqlx::query("DELETE FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2")
@@ -307,11 +311,11 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        let users: i64 = sqlx::query("SELECT COUNT(*) FROM users")
+        let admins: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'admin'")
             .fetch_one(&mut *tx)
             .await?
             .get(0);
-        if n == 0 || users > 0 {
+        if n == 0 || admins > 0 {
             return Err(StoreError::NotFound);
         }
         let row = sqlx::query(

@@ -227,7 +227,7 @@ pub fn app(state: SharedState) -> axum::Router {
 
 /// A one-time link for creating the first admin account, or `None` when users exist.
 pub async fn first_run_setup_link(state: &AppState) -> anyhow::Result<Option<String>> {
-    if state.store.count_users().await? > 0 {
+    if state.store.count_admins().await? > 0 {
         return Ok(None);
     }
     let token = auth::random_token();

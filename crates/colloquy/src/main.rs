@@ -378,7 +378,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     )
     .await?;
     if let Some(link) = colloquy_web::first_run_setup_link(&state).await? {
-        println!("No accounts yet. Create the first admin account here (the link works once, for 24 hours):\n  {link}");
+        println!("No admin yet. Create the first admin account here (the link works once, for 24 hours):\n  {link}");
     }
     let addr = tokio::net::lookup_host(&config.listen)
         .await

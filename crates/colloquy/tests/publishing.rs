@@ -17,6 +17,7 @@ both_backends!(
     posting_is_rate_limited_per_user,
     categories_nest_and_can_be_edited_in_the_admin,
     a_large_site_gets_a_sitemap_index,
+    the_demo_site_still_offers_the_first_admin_setup,
 );
 
 fn nineteen_tags() -> Vec<String> {
@@ -856,4 +857,48 @@ async fn a_large_site_gets_a_sitemap_index(backend: Backend) {
     assert_eq!(node.get("/sitemap-4.xml").await.status(), 404);
     assert_eq!(node.get("/sitemap-01.xml").await.status(), 404);
     assert_eq!(node.get("/sitemap-0.xml").await.status(), 404);
+}
+
+/// `serve --demo` seeds an author (who cannot sign in): the README's first run must still
+/// offer the setup link for the first admin, and the link must work.
+async fn the_demo_site_still_offers_the_first_admin_setup(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let node = Node::start_with_args(&db, &["serve", "--demo"], &[]).await;
+    let (s, home) = node.text("/").await;
+    assert_eq!(s, 200);
+    assert!(home.contains("Social work and the media"), "no demo post");
+    let ok = support::eventually(10, || async {
+        node.stdout().contains("/admin/setup?token=")
+    })
+    .await;
+    assert!(ok, "no setup link printed: {}", node.stdout());
+    let out = node.stdout();
+    let link = out
+        .split_whitespace()
+        .find(|w| w.contains("/admin/setup?token="))
+        .unwrap()
+        .to_owned();
+    let (s, form) = node.text(&link.replacen(&node.base, "", 1)).await;
+    assert_eq!(s, 200);
+    let r = node
+        .client
+        .post(node.url("/admin/setup"))
+        .form(&[
+            ("csrf", form_value(&form, "csrf").as_str()),
+            ("token", form_value(&form, "token").as_str()),
+            ("name", "Ada Admin"),
+            ("email", "ada@example.org"),
+            ("password", "a long enough password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    assert_eq!(
+        node.text("/admin/").await.0,
+        200,
+        "the first admin is signed in"
+    );
 }

@@ -265,7 +265,7 @@ async fn setup_form(
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, WebError> {
     let token = q.token.unwrap_or_default();
-    if state.store.count_users().await? > 0
+    if state.store.count_admins().await? > 0
         || !state
             .store
             .setup_token_valid(&auth::hash_token(&token))

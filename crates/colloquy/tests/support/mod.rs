@@ -136,10 +136,19 @@ impl Node {
 
     /// Starts a node on a port chosen before (for set-ups that must know its address first).
     pub async fn start_on(db: &Db, port: u16, extra_env: &[(&str, &str)]) -> Node {
+        Self::launch(db, port, &["serve"], extra_env).await
+    }
+
+    /// Starts `colloquy ARGS…` (a form of `serve`) on a free port.
+    pub async fn start_with_args(db: &Db, args: &[&str], extra_env: &[(&str, &str)]) -> Node {
+        Self::launch(db, free_port(), args, extra_env).await
+    }
+
+    async fn launch(db: &Db, port: u16, args: &[&str], extra_env: &[(&str, &str)]) -> Node {
         let base = format!("http://127.0.0.1:{port}");
         let stdout_path = db.data_dir.join(format!("stdout-{port}.log"));
         let mut cmd = Command::new(bin());
-        cmd.arg("serve")
+        cmd.args(args)
             .env("COLLOQUY_DATA_DIR", &db.data_dir)
             .env("COLLOQUY_DATABASE_URL", &db.url)
             .env("COLLOQUY_LISTEN", format!("127.0.0.1:{port}"))
