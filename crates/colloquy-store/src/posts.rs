@@ -395,7 +395,7 @@ impl Store {
     }
 
     /// Everything a post page shows, in one query: the post, its terms, its approved
-    /// thoughts and its likes.
+    /// thoughts and its likes. The post's `body_markdown` is left empty.
     pub async fn post_page(&self, kind: &str, slug: &str) -> Result<PostPage> {
         let terms = match self.backend {
             Backend::Sqlite => "(SELECT json_group_array(json_object('id', t.id, 'taxonomy', t.taxonomy, 'name', t.name, \
@@ -405,9 +405,11 @@ impl Store {
                 'slug', t.slug, 'description', t.description, 'parent_id', t.parent_id) ORDER BY pt.position), '[]') AS TEXT) \
                 FROM post_terms pt JOIN terms t ON t.id = pt.term_id WHERE pt.post_id = p.id)",
         };
+        // The page shows the HTML; the Markdown source (as long again) is not read.
         let sql = format!(
-            "SELECT {POST_COLS}, {terms} AS terms, {} AS thoughts, {} AS likes \
+            "SELECT {}, {terms} AS terms, {} AS thoughts, {} AS likes \
              FROM posts p JOIN users u ON u.id = p.author_id WHERE p.kind = $1 AND p.slug = $2",
+            POST_COLS.replacen("p.body_markdown", "'' AS body_markdown", 1),
             crate::thoughts::thoughts_json_sql(self.backend, "p.id"),
             crate::thoughts::likes_json_sql(self.backend, "p.id"),
         );

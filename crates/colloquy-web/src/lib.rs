@@ -15,6 +15,7 @@ mod mailing;
 mod metrics;
 mod render;
 mod routes;
+pub mod server;
 mod site;
 
 pub use background::spawn_workers;

@@ -58,9 +58,6 @@ fn handles(route: &str, method: &str, status: u16) -> Handles {
 }
 
 pub async fn track(req: Request, next: Next) -> Response {
-    thread_local! {
-        static LAST: std::cell::RefCell<Option<(String, axum::http::Method, u16, Handles)>> = const { std::cell::RefCell::new(None) };
-    }
     let route: std::borrow::Cow<'static, str> = match req.extensions().get::<MatchedPath>() {
         Some(m) => m.as_str().to_owned().into(),
         None => "public".into(),
@@ -68,22 +65,29 @@ pub async fn track(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let start = Instant::now();
     let res = next.run(req).await;
-    let status = res.status().as_u16();
+    record(&route, &method, res.status().as_u16(), start);
+    res
+}
+
+/// Counts one answered request and its time since `start`.
+pub fn record(route: &str, method: &axum::http::Method, status: u16, start: Instant) {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(String, axum::http::Method, u16, Handles)>> = const { std::cell::RefCell::new(None) };
+    }
     // Most requests repeat the previous one's labels: reuse its handles without a lookup.
     let h = LAST.with(|l| {
         let mut l = l.borrow_mut();
         match &*l {
-            Some((r, m, s, h)) if r == &*route && *m == method && *s == status => h.clone(),
+            Some((r, m, s, h)) if r == route && m == method && *s == status => h.clone(),
             _ => {
-                let h = handles(&route, method.as_str(), status);
-                *l = Some((route.to_string(), method.clone(), status, h.clone()));
+                let h = handles(route, method.as_str(), status);
+                *l = Some((route.to_owned(), method.clone(), status, h.clone()));
                 h
             }
         }
     });
     h.0.increment(1);
     h.1.record(start.elapsed().as_secs_f64());
-    res
 }
 
 /// Folds recorded histogram samples into their buckets. Without it the samples of requests

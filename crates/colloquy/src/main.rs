@@ -3,7 +3,6 @@
 mod config;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 use colloquy_core::user::NewAccount;
 use colloquy_store::Store;
@@ -410,9 +409,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let workers = colloquy_web::spawn_workers(state.clone(), stop_rx.clone());
     let mut servers = Vec::with_capacity(threads);
     for (i, std_listener) in listeners.into_iter().enumerate() {
-        let app = colloquy_web::app(state.clone())
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let mut stop = stop_rx.clone();
+        let state = state.clone();
+        let stop = stop_rx.clone();
         servers.push(
             std::thread::Builder::new()
                 .name(format!("http-{i}"))
@@ -421,17 +419,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
                         .enable_all()
                         .build()?;
                     rt.block_on(async move {
-                        // Small writes (a debate event, a keep-alive) go out at once: no
-                        // Nagle delay behind an unacknowledged earlier write.
-                        let listener =
-                            tokio::net::TcpListener::from_std(std_listener)?.tap_io(|tcp| {
-                                let _ = tcp.set_nodelay(true);
-                            });
-                        axum::serve(listener, app)
-                            .with_graceful_shutdown(async move {
-                                let _ = stop.wait_for(|s| *s).await;
-                            })
-                            .await?;
+                        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+                        colloquy_web::server::serve(listener, state, stop).await?;
                         Ok(())
                     })
                 })?,

@@ -33,6 +33,7 @@ pub(crate) use linkbacks::{
     after_edit, content_version, delete_post_and_tell, queue_send, send_linkbacks,
     verify_webmention, JOB_SEND_LINKBACKS, JOB_VERIFY_WEBMENTION,
 };
+pub(crate) use public::cached_page;
 
 /// The longest a handler may take before the request is answered 408.
 pub const HANDLER_DEADLINE: Duration = Duration::from_secs(30);
@@ -73,14 +74,19 @@ pub fn router(state: SharedState) -> Router {
         .merge(debates::stream_routes())
         .merge(api_debates::stream_routes())
         .fallback(public::dispatch)
-        .layer(middleware::map_response(security_headers))
+        .layer(middleware::map_response(with_security_headers))
         .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
-async fn security_headers(mut res: Response) -> Response {
-    let h = res.headers_mut();
+async fn with_security_headers(mut res: Response) -> Response {
+    security_headers(res.headers_mut());
+    res
+}
+
+/// The headers every answer carries (a handler may set its own content security policy).
+pub(crate) fn security_headers(h: &mut axum::http::HeaderMap) {
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -93,7 +99,6 @@ async fn security_headers(mut res: Response) -> Response {
     h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
         "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
     ));
-    res
 }
 
 async fn health(State(state): State<SharedState>) -> Response {

@@ -131,6 +131,33 @@ pub fn parse_path(path: &str) -> Result<(Route, Page), Result<bool, WebError>> {
     Ok((route, page))
 }
 
+/// The hot path, taken before routing (`server.rs`) and again here: an anonymous reader's
+/// `GET` or `HEAD` of a page in the cache. Only canonical paths are ever cached, so a hit
+/// needs no parsing; a signed-in reader's post pages are theirs. Queries do not change a
+/// cached page, except on `/` (search and old WordPress links).
+pub fn cached_page<B>(state: &AppState, req: &axum::http::Request<B>) -> Option<Response> {
+    cached_hit(state, req.method(), req.uri(), req.headers())
+}
+
+fn cached_hit(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    if method != Method::GET && method != Method::HEAD {
+        return None;
+    }
+    let path = uri.path();
+    if path == "/" && uri.query().is_some() {
+        return None;
+    }
+    if crate::auth::cookie(headers, crate::auth::cookie_name(state)).is_some() {
+        return None;
+    }
+    Some(state.cache.get(path)?.respond(headers, false))
+}
+
 pub async fn dispatch(
     State(state): State<SharedState>,
     method: Method,
@@ -165,13 +192,9 @@ pub async fn dispatch(
             }
         }
     }
-    // The hot path: an anonymous reader and a page in the cache. Only canonical paths are
-    // ever cached, so a hit needs no parsing; a signed-in reader's post pages are theirs.
     let signed_in = crate::auth::cookie(&headers, crate::auth::cookie_name(&state)).is_some();
-    if !signed_in {
-        if let Some(hit) = state.cache.get(path) {
-            return hit.respond(&headers, false);
-        }
+    if let Some(hit) = cached_hit(&state, &method, &uri, &headers) {
+        return hit;
     }
     let (route, page) = match parse_path(path) {
         Ok(r) => r,
