@@ -406,6 +406,8 @@ pub async fn draft_summary(state: &SharedState, debate_id: i64) -> anyhow::Resul
     let times: Vec<i64> = messages.iter().map(|m| m.created_at).collect();
     let per_minute = debate::messages_per_minute(&times, start, end);
     let urls = urls(state, &d);
+    // The post renderer allows no SVG: the chart is an image of the room's chart address,
+    // which survives the host's edits; the table under it carries the same figures.
     let chart = format!(
         "![Messages per minute during the debate (the table below gives the figures)]({base}/debates/{}/chart.svg)",
         d.slug
@@ -420,12 +422,9 @@ pub async fn draft_summary(state: &SharedState, debate_id: i64) -> anyhow::Resul
         messages: figures.messages,
         peak_readers: figures.peak_readers,
         duration_minutes: ((end - start) + 59) / 60,
-        chart_svg: &chart,
+        chart_markdown: &chart,
         per_minute: &per_minute,
-    })
-    // The post renderer allows no SVG: the chart is an image of the room's chart address,
-    // which survives the host's edits; the table under it carries the same figures.
-    .replacen(debate::CHART_PLACEHOLDER, &chart, 1);
+    });
     let (html, plain, excerpt) = crate::site::body_parts(&body);
     let title = debate::summary_title(&d.title);
     let slug = colloquy_core::Slug::from_title(&title)

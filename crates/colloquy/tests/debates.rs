@@ -1130,7 +1130,21 @@ async fn an_ended_debate_is_a_transcript_with_a_drafted_summary(backend: Backend
         "links to the original {}: {body}",
         room.original
     );
-    assert!(body.contains("chart.svg"));
+    // The chart is an image of the debate's chart address, described for those who cannot
+    // see it, with the figures in a table under it.
+    let html = p["body_html"].as_str().unwrap();
+    let img = html.find("<img").expect(html);
+    let tag = &html[img..img + html[img..].find('>').unwrap()];
+    assert!(
+        tag.contains(&format!("src=\"{}{base}chart.svg\"", room.node.base)),
+        "{tag}"
+    );
+    assert!(
+        tag.contains("alt=\"Messages per minute during the debate"),
+        "{tag}"
+    );
+    let table = html[img..].find("<table>").expect(html);
+    assert!(html[img + table..].contains("Messages</th>"), "{html}");
 
     // Once the host publishes it, the original piece shows it as a linkback (as WordPress
     // shows "Debate Summary « Site"), and the debate's announcement links to it.
