@@ -16,6 +16,7 @@ both_backends!(
     a_reconnect_storm_loses_and_doubles_nothing,
     an_ended_debate_is_a_transcript_with_a_drafted_summary,
     registered_people_are_mailed_confirmations_reminders_and_changes,
+    a_guest_who_confirms_inside_an_open_window_is_still_reminded,
     the_room_works_without_javascript,
     the_timer_opens_rooms_on_time_and_ends_forgotten_ones,
     signing_in_from_the_room_returns_to_it,
@@ -1328,6 +1329,78 @@ async fn registered_people_are_mailed_confirmations_reminders_and_changes(backen
         .filter(|m| m.contains("Starting in 15 minutes"))
         .count();
     assert_eq!(reminders, 1, "one reminder, not one per timer round");
+}
+
+/// A guest registers before the 15-minute window opens but confirms only after the timer
+/// has sent that window's reminders: they registered before that moment, so they are
+/// reminded too, once.
+async fn a_guest_who_confirms_inside_an_open_window_is_still_reminded(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let Some(sink) = SmtpSink::start(db.data_dir.join("sink"), None) else {
+        return;
+    };
+    let node = Node::start(&db, &[("COLLOQUY_SMTP_URL", &sink.url())]).await;
+    let host = api_user(&db, "host@example.org", "editor");
+    let member = api_user(&db, "member@example.org", "member");
+    let (post_id, _) = publish(&node, &host, "Late confirmations").await;
+    let d = new_debate(&node, &host, post_id, &rfc3339(now() + 15 * 60 + 6)).await;
+    let id = d["id"].as_i64().unwrap();
+    let page = d["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&node.base)
+        .to_owned();
+    let r = node
+        .client
+        .post(node.url(&format!("{page}register")))
+        .form(&[("name", "Late"), ("email", "late@example.net")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (s, _) = post_json(
+        &node,
+        &member,
+        &format!("/api/v1/debates/{id}/register"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let soon = |who: &str| mails(&sink, who, "Starting in 15 minutes");
+    // The window opens: the member is reminded; the guest, not confirmed, is not.
+    assert!(
+        eventually(30, || async { soon("member@example.org") == 1 }).await,
+        "the member got the 15-minute reminder"
+    );
+    assert!(
+        eventually(20, || async { !sink.to("late@example.net").is_empty() }).await,
+        "confirmation mail"
+    );
+    assert_eq!(soon("late@example.net"), 0, "not confirmed yet");
+
+    let (text, _) = support::parse_mail(&sink.to("late@example.net").remove(0));
+    let confirm = support::link(&text, "http");
+    let token = confirm.split("token=").nth(1).unwrap().to_owned();
+    let r = node
+        .client
+        .post(node.url("/debates/registrations/confirm"))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        eventually(20, || async { soon("late@example.net") == 1 }).await,
+        "a guest who registered before the window and confirmed inside it is reminded"
+    );
+    assert_eq!(soon("member@example.org"), 1);
+}
+
+/// How many mails to `to` contain `text`.
+fn mails(sink: &SmtpSink, to: &str, text: &str) -> usize {
+    sink.to(to).iter().filter(|m| m.contains(text)).count()
 }
 
 async fn the_room_works_without_javascript(backend: Backend) {

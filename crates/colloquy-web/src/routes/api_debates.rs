@@ -654,6 +654,7 @@ pub async fn register(
         .store
         .register_for_debate(d.id, Some(user.id), &user.email, &user.name, None)
         .await?;
+    live::remind_late_member(&state, &d, user.id).await;
     let id = match r {
         colloquy_store::Registered::Confirmed(id) | colloquy_store::Registered::Pending(id) => id,
     };

@@ -223,6 +223,7 @@ async fn register(
             .store
             .register_for_debate(d.id, Some(me.user.id), &me.user.email, &me.user.name, None)
             .await?;
+        live::remind_late_member(&state, &d, me.user.id).await;
         return message(
             &state,
             "You are registered",
@@ -344,6 +345,7 @@ async fn confirm(
         Err(e) => return Err(e.into()),
     };
     let d = state.store.debate(r.debate_id).await?;
+    live::remind_late_registration(&state, &d, &r).await;
     message(
         &state,
         "You are registered",
