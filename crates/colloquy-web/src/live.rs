@@ -31,6 +31,8 @@ pub const KEEPALIVE: Duration = Duration::from_secs(15);
 const GUEST_REGISTRATIONS_PER_HOUR: usize = 10;
 /// How many events one load from the store reads at a time.
 const LOAD_BATCH: i64 = 2000;
+/// What a client refused one more event stream is told to wait (`Retry-After`).
+const STREAM_RETRY_SECONDS: u64 = 10;
 
 /// The code of conduct the room asks people to accept: the site's `code-of-conduct` page
 /// when it has one, otherwise a short default. Its version is a hash of the text, so
@@ -60,6 +62,8 @@ pub struct Live {
     /// time, so that the timer queues each window once.
     reminded: Mutex<HashMap<i64, (&'static str, i64)>>,
     conduct: crate::cache::Memo<(), Arc<Conduct>>,
+    /// Event streams open on this node, per client address.
+    streams: Arc<Mutex<HashMap<String, u32>>>,
     /// Recent answers of `/debates/<slug>/presence`, by slug.
     presence: Mutex<HashMap<String, (std::time::Instant, serde_json::Value)>>,
 }
@@ -91,6 +95,7 @@ impl Default for Live {
             readers: Mutex::default(),
             guest_registrations: Mutex::default(),
             reminded: Mutex::default(),
+            streams: Arc::default(),
             conduct: crate::cache::Memo::new(),
             presence: Mutex::default(),
         }
@@ -252,6 +257,49 @@ pub fn publish(state: &SharedState, debate_id: i64, ev: &DebateEvent) {
             }
         });
     }
+}
+
+/// One event stream's place among its address's streams on this node; dropped with the
+/// stream (the reader left, or the node is stopping), it frees the place.
+pub struct StreamPlace {
+    streams: Arc<Mutex<HashMap<String, u32>>>,
+    ip: String,
+}
+
+impl Drop for StreamPlace {
+    fn drop(&mut self) {
+        let mut map = lock(&self.streams);
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A place for one more event stream from `ip`, or a refusal when the address holds
+/// `debate_streams_per_ip` streams on this node already (each costs memory while open).
+/// `None` when there is no limit.
+pub fn admit_stream(state: &AppState, ip: &str) -> Result<Option<StreamPlace>, WebError> {
+    let limit = state.config.debate_streams_per_ip;
+    if limit == 0 {
+        return Ok(None);
+    }
+    let mut map = lock(&state.live.streams);
+    let open = map.entry(ip.to_owned()).or_insert(0);
+    if *open >= limit {
+        metrics::counter!("debate_streams_refused_total").increment(1);
+        return Err(WebError::TooManyStreams {
+            limit,
+            retry_after: STREAM_RETRY_SECONDS,
+        });
+    }
+    *open += 1;
+    Ok(Some(StreamPlace {
+        streams: state.live.streams.clone(),
+        ip: ip.to_owned(),
+    }))
 }
 
 /// A message as it came in (form or API), before any check.

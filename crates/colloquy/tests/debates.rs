@@ -20,6 +20,7 @@ both_backends!(
     the_day_before_registered_people_are_reminded_once_per_start_time,
     the_host_asks_a_prepared_question_with_one_press,
     the_presence_figures_follow_the_room_within_seconds,
+    one_address_holds_only_so_many_streams,
     the_room_works_without_javascript,
     the_timer_opens_rooms_on_time_and_ends_forgotten_ones,
     signing_in_from_the_room_returns_to_it,
@@ -251,8 +252,13 @@ struct Room {
 }
 
 async fn live_room(backend: Backend) -> Option<Room> {
+    live_room_with(backend, &[]).await
+}
+
+/// [`live_room`] on a node started with `env` too.
+async fn live_room_with(backend: Backend, env: &[(&str, &str)]) -> Option<Room> {
     let db = fresh_db(backend).await?;
-    let node = Node::start(&db, &[]).await;
+    let node = Node::start(&db, env).await;
     let host = api_user(&db, "host@example.org", "editor");
     let member = api_user(&db, "member@example.org", "member");
     let (post_id, original) = publish(&node, &host, "Social work in the news").await;
@@ -1666,6 +1672,81 @@ async fn the_presence_figures_follow_the_room_within_seconds(backend: Backend) {
         eventually(30, || async { presence().await["readers"] == 0 }).await,
         "the reader who left is still counted: {}",
         presence().await
+    );
+}
+
+/// With the cap at 3 streams per address, a fourth stream from the same address is refused
+/// (429, with Retry-After and the reason), on both stream addresses; another address is
+/// not affected; once a stream closes, its place is free again.
+async fn one_address_holds_only_so_many_streams(backend: Backend) {
+    let Some(room) = live_room_with(backend, &[("COLLOQUY_DEBATE_STREAMS_PER_IP", "3")]).await
+    else {
+        return;
+    };
+    let api_events = room
+        .node
+        .url(&format!("/api/v1/debates/{}/events", room.id));
+    let client = reqwest::Client::new();
+    let mut open = vec![
+        Sse::connect(&client, &room.events_url, None).await,
+        Sse::connect(&client, &api_events, None).await,
+        Sse::connect(&client, &room.events_url, None).await,
+    ];
+    for s in &mut open {
+        assert_eq!(s.next(5).await.unwrap().event, "state");
+    }
+
+    let r = client.get(&room.events_url).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("3 live debate streams open"),
+        "the page says why"
+    );
+    let r = client.get(&api_events).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "too_many_streams", "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("close one"),
+        "{e}"
+    );
+
+    // Another address on the same machine has places of its own.
+    let elsewhere = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let mut other = Sse::connect(&elsewhere, &room.events_url, None).await;
+    assert_eq!(other.next(5).await.unwrap().event, "state");
+
+    // The streams still open keep working.
+    let (s, m) = say(&room, &room.member, json!({"body": "Still here?"})).await;
+    assert_eq!(s, 201, "{m}");
+    for s in &mut open {
+        assert_eq!(s.next(5).await.unwrap().data["body"], "Still here?");
+    }
+
+    // One stream closes: its place is given to the next one who asks.
+    open.pop();
+    assert!(
+        eventually(20, || async {
+            client.get(&room.events_url).send().await.unwrap().status() == 200
+        })
+        .await,
+        "the closed stream's place was not freed"
     );
 }
 
