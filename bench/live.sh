@@ -11,7 +11,8 @@
 #      STORM_MODE=push|rate STORM_RATE=200 STORM_POSTERS=$POSTERS STORM_SECONDS=$SECONDS
 #      RUNS="rate push storm" BACKEND=sqlite|postgres RAMP=500 DRAIN=30 CHECK_JSON=1
 #      SKIP_BUILD=1 BIN=path/to/colloquy LOADGEN=path/to/live-loadgen KEEP=1 STRICT=1
-#      SERVER_ENV="COLLOQUY_X=y ..." (extra server environment)
+#      SERVER_ENV="COLLOQUY_X=y ..." (extra server environment; the server gets
+#      COLLOQUY_DEBATE_STREAMS_PER_IP=0, no per-address stream cap, unless this sets it)
 # Load goes only to 127.0.0.1; every run is bounded in time; the server is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,7 +71,10 @@ trap 'exit 130' INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
-SENV=(COLLOQUY_DATA_DIR="$TMP/data" COLLOQUY_LISTEN="127.0.0.1:$PORT" COLLOQUY_BASE_URL="$BASE" COLLOQUY_LOG=warn)
+# All subscribers come from 127.0.0.1: lift the per-address cap on event streams (64 by
+# default); SERVER_ENV may set it back.
+SENV=(COLLOQUY_DATA_DIR="$TMP/data" COLLOQUY_LISTEN="127.0.0.1:$PORT" COLLOQUY_BASE_URL="$BASE" COLLOQUY_LOG=warn
+  COLLOQUY_DEBATE_STREAMS_PER_IP=0)
 if [ "$BACKEND" = postgres ]; then
   PG_DB="colloquy_live_$$_$(date +%s)"
   if command -v createdb >/dev/null; then

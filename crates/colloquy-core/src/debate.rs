@@ -1175,25 +1175,12 @@ pub struct SummaryInput<'a> {
     pub messages: i64,
     pub peak_readers: i64,
     pub duration_minutes: i64,
-    /// The chart from [`svg_chart`]. Not written into the Markdown: the post renderer
-    /// (`markdown::render`) does not allow SVG, and would drop the drawing and leave its
-    /// labels as stray text. When not empty, the Markdown holds [`CHART_PLACEHOLDER`] where
-    /// the chart belongs; [`embed_chart`] puts it there after rendering.
-    pub chart_svg: &'a str,
+    /// The chart as ready Markdown, written as given between the figures and the table;
+    /// empty for none. The post renderer (`markdown::render`) allows no SVG, so this is an
+    /// image of the debate's chart address, whose alt text says what it shows. Ours, never
+    /// user text: it is not escaped.
+    pub chart_markdown: &'a str,
     pub per_minute: &'a [u32],
-}
-
-/// Marks the chart's place in a summary's Markdown. It survives `markdown::render` as it is
-/// (an empty `div` with a class is on the allowlist), so the page can swap the trusted chart
-/// in after sanitising.
-pub const CHART_PLACEHOLDER: &str = r#"<div class="debate-chart"></div>"#;
-
-/// Puts `chart_svg` in place of the first [`CHART_PLACEHOLDER`] of rendered HTML. Only for
-/// a chart this module drew ([`svg_chart`]): the chart is inserted after sanitising, unseen
-/// by the sanitiser.
-pub fn embed_chart(rendered_html: &str, chart_svg: &str) -> String {
-    let figure = format!(r#"<figure class="debate-chart">{chart_svg}</figure>"#);
-    rendered_html.replacen(CHART_PLACEHOLDER, &figure, 1)
 }
 
 /// Indices of the answers to quote: the most reacted first, ties in posting order.
@@ -1296,8 +1283,9 @@ pub fn summary_markdown(input: &SummaryInput) -> String {
     }
     out.push('\n');
 
-    if !input.chart_svg.trim().is_empty() {
-        let _ = write!(out, "{CHART_PLACEHOLDER}\n\n");
+    let chart = input.chart_markdown.trim();
+    if !chart.is_empty() {
+        let _ = write!(out, "{chart}\n\n");
     }
     if !input.per_minute.is_empty() {
         out.push_str("### Messages per minute\n\n");
@@ -2180,7 +2168,7 @@ mod tests {
             messages: 230,
             peak_readers: 57,
             duration_minutes: 45,
-            chart_svg: "<svg></svg>",
+            chart_markdown: "![Messages per minute](https://example.org/debates/42/chart.svg)",
             per_minute,
         }
     }
@@ -2227,10 +2215,13 @@ mod tests {
         ] {
             assert!(md.contains(want), "{want} missing:\n{md}");
         }
-        assert!(md.contains(&format!("\n\n{CHART_PLACEHOLDER}\n\n")), "{md}");
+        let chart = md
+            .find("\n\n![Messages per minute](https://example.org/debates/42/chart.svg)\n\n")
+            .expect(&md);
         assert!(
-            !md.contains("<svg"),
-            "the raw chart would be stripped by render"
+            md.find("- Busiest minute").unwrap() < chart
+                && chart < md.find("### Messages per minute").unwrap(),
+            "the chart sits between the figures and their table: {md}"
         );
     }
 

@@ -37,6 +37,9 @@ mod debate {
         ]
     }
 
+    /// The chart as the site writes it into a summary.
+    const CHART: &str = "![Messages per minute during the debate (the table below gives the figures)](https://example.org/debates/42/chart.svg)";
+
     fn summary_input<'a>(
         questions: &'a [SummaryQuestion],
         chart: &'a str,
@@ -52,7 +55,7 @@ mod debate {
             messages: 9,
             peak_readers: 20,
             duration_minutes: 10,
-            chart_svg: chart,
+            chart_markdown: chart,
             per_minute,
         }
     }
@@ -61,8 +64,7 @@ mod debate {
     fn hostile_text_cannot_change_the_rendered_summary_structure() {
         let qs = hostile_questions();
         let per_minute = [1u32, 0, 3, 2, 0, 0, 1, 1, 0, 1];
-        let chart = svg_chart("summary", "Messages per minute", &per_minute);
-        let md = summary_markdown(&summary_input(&qs, &chart, &per_minute));
+        let md = summary_markdown(&summary_input(&qs, CHART, &per_minute));
         let html = markdown::render(&md);
 
         // Headings are exactly ours: Q1, Q2, figures, the table's.
@@ -76,7 +78,10 @@ mod debate {
         assert!(!html.contains("<ol"), "{html}");
         assert!(!html.contains("<pre"), "{html}");
         assert!(!html.contains("<hr"), "{html}");
-        assert!(!html.contains("<img"), "{html}");
+        // One image: our chart. The answer's `<img onerror>` is text.
+        assert_eq!(html.matches("<img").count(), 1, "{html}");
+        assert!(html.contains(r#"<img src="https://example.org/debates/42/chart.svg""#));
+        assert!(!html.contains("onerror=\""), "{html}");
         assert!(!html.contains("<strong>Mallory"), "{html}");
         // Links: the piece, the transcript. Nothing from user text.
         assert_eq!(html.matches("<a ").count(), 2, "{html}");
@@ -93,29 +98,36 @@ mod debate {
     }
 
     #[test]
-    fn the_renderer_drops_inline_svg_so_the_chart_is_embedded_after_rendering() {
+    fn the_summary_shows_the_chart_as_a_described_image_above_its_table() {
         let per_minute = [2u32, 5, 1];
-        let chart = svg_chart("summary", "Messages per minute", &per_minute);
-
-        // What markdown::render does with the chart as a raw HTML block: strips it whole.
-        let raw = markdown::render(&format!("Before\n\n{chart}\n\nAfter\n"));
+        // Why an image: the renderer strips an inline SVG whole (drawing and labels).
+        let svg = svg_chart("summary", "Messages per minute", &per_minute);
+        let raw = markdown::render(&format!("Before\n\n{svg}\n\nAfter\n"));
         assert!(!raw.contains("<svg"), "{raw}");
         assert!(!raw.contains("Messages per minute"), "{raw}");
 
-        // So the summary carries a placeholder that survives, and the chart goes in after.
         let qs = [];
-        let md = summary_markdown(&summary_input(&qs, &chart, &per_minute));
-        let html = markdown::render(&md);
-        assert!(html.contains(CHART_PLACEHOLDER), "{html}");
-        let page = embed_chart(&html, &chart);
-        assert!(!page.contains(CHART_PLACEHOLDER));
-        assert!(page.contains(&format!("<figure class=\"debate-chart\">{chart}</figure>")));
-        // The table fallback is there either way.
-        assert!(html.contains("<table>"), "{html}");
+        let html = markdown::render(&summary_markdown(&summary_input(&qs, CHART, &per_minute)));
+        let img = html.find("<img").expect(&html);
+        let tag = &html[img..img + html[img..].find('>').unwrap()];
+        assert!(
+            tag.contains(r#"src="https://example.org/debates/42/chart.svg""#),
+            "{tag}"
+        );
+        assert!(
+            tag.contains(
+                r#"alt="Messages per minute during the debate (the table below gives the figures)""#
+            ),
+            "{tag}"
+        );
+        let table = html.find("<table>").expect(&html);
+        assert!(img < table, "the chart comes before its table: {html}");
+        assert!(html.contains(">5</td>"), "{html}");
 
-        // Without a chart, no placeholder.
-        let md = summary_markdown(&summary_input(&qs, "", &per_minute));
-        assert!(!md.contains(CHART_PLACEHOLDER));
+        // Without a chart: the table alone.
+        let html = markdown::render(&summary_markdown(&summary_input(&qs, "", &per_minute)));
+        assert!(!html.contains("<img"), "{html}");
+        assert!(html.contains("<table>"), "{html}");
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub enum WebError {
     Conflict(String),
     #[error("too many attempts; try again in {0} seconds")]
     TooManyRequests(u64),
+    /// A client address holds as many live event streams on this node as it may.
+    #[error("this address already has {limit} live debate streams open, the most it may; close one (another tab or window on a debate) and try again")]
+    TooManyStreams { limit: u32, retry_after: u64 },
     #[error("payload too large")]
     TooLarge,
     /// The confidentiality guard found identifying details the writer has not confirmed.
@@ -55,7 +58,9 @@ impl WebError {
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Conflict(_) => StatusCode::CONFLICT,
-            WebError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            WebError::TooManyRequests(_) | WebError::TooManyStreams { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             WebError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Sensitive(_) => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -71,6 +76,7 @@ impl WebError {
             WebError::NotFound => "not_found",
             WebError::Conflict(_) => "conflict",
             WebError::TooManyRequests(_) => "rate_limited",
+            WebError::TooManyStreams { .. } => "too_many_streams",
             WebError::TooLarge => "too_large",
             WebError::Sensitive(_) => "confidentiality",
             WebError::Internal(_) => "internal",
@@ -110,7 +116,11 @@ impl WebError {
     }
 
     fn add_headers(&self, res: &mut Response) {
-        if let WebError::TooManyRequests(secs) = self {
+        if let WebError::TooManyRequests(secs)
+        | WebError::TooManyStreams {
+            retry_after: secs, ..
+        } = self
+        {
             res.headers_mut()
                 .insert("retry-after", secs.to_string().parse().expect("digits"));
         }

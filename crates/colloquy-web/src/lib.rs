@@ -40,6 +40,9 @@ pub struct WebConfig {
     pub thought_limits: (usize, usize),
     /// Addresses per sitemap file before `/sitemap.xml` becomes an index.
     pub sitemap_urls: u32,
+    /// Live debate event streams one client address may hold open on this node (each costs
+    /// memory for as long as it is open); 0 = no limit.
+    pub debate_streams_per_ip: u32,
     /// Lets the fetch guard reach private and loopback addresses (tests, local set-ups).
     pub fetch_allow_private: bool,
     /// OpenID Connect providers members may sign in with.

@@ -14,7 +14,9 @@ use colloquy_core::confidentiality;
 use colloquy_core::debate::{self, MessageBody, MessageKind};
 use colloquy_core::Role;
 use colloquy_live::{Appended, Hub, Room};
-use colloquy_store::{DebateEvent, DebateRow, MessageRow, NewDelivery, Refusal, UserRow};
+use colloquy_store::{
+    DebateEvent, DebateRow, MessageRow, NewDelivery, Refusal, RegistrationRow, UserRow,
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,6 +31,8 @@ pub const KEEPALIVE: Duration = Duration::from_secs(15);
 const GUEST_REGISTRATIONS_PER_HOUR: usize = 10;
 /// How many events one load from the store reads at a time.
 const LOAD_BATCH: i64 = 2000;
+/// What a client refused one more event stream is told to wait (`Retry-After`).
+const STREAM_RETRY_SECONDS: u64 = 10;
 
 /// The code of conduct the room asks people to accept: the site's `code-of-conduct` page
 /// when it has one, otherwise a short default. Its version is a hash of the text, so
@@ -54,7 +58,12 @@ pub struct Live {
     accepted: Mutex<HashSet<(i64, String)>>,
     readers: Mutex<HashMap<i64, i64>>,
     guest_registrations: Mutex<HashMap<String, Vec<i64>>>,
+    /// Per scheduled debate, the reminder window this node last queued and for which start
+    /// time, so that the timer queues each window once.
+    reminded: Mutex<HashMap<i64, (&'static str, i64)>>,
     conduct: crate::cache::Memo<(), Arc<Conduct>>,
+    /// Event streams open on this node, per client address.
+    streams: Arc<Mutex<HashMap<String, u32>>>,
     /// Recent answers of `/debates/<slug>/presence`, by slug.
     presence: Mutex<HashMap<String, (std::time::Instant, serde_json::Value)>>,
 }
@@ -85,6 +94,8 @@ impl Default for Live {
             accepted: Mutex::default(),
             readers: Mutex::default(),
             guest_registrations: Mutex::default(),
+            reminded: Mutex::default(),
+            streams: Arc::default(),
             conduct: crate::cache::Memo::new(),
             presence: Mutex::default(),
         }
@@ -248,6 +259,49 @@ pub fn publish(state: &SharedState, debate_id: i64, ev: &DebateEvent) {
     }
 }
 
+/// One event stream's place among its address's streams on this node; dropped with the
+/// stream (the reader left, or the node is stopping), it frees the place.
+pub struct StreamPlace {
+    streams: Arc<Mutex<HashMap<String, u32>>>,
+    ip: String,
+}
+
+impl Drop for StreamPlace {
+    fn drop(&mut self) {
+        let mut map = lock(&self.streams);
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A place for one more event stream from `ip`, or a refusal when the address holds
+/// `debate_streams_per_ip` streams on this node already (each costs memory while open).
+/// `None` when there is no limit.
+pub fn admit_stream(state: &AppState, ip: &str) -> Result<Option<StreamPlace>, WebError> {
+    let limit = state.config.debate_streams_per_ip;
+    if limit == 0 {
+        return Ok(None);
+    }
+    let mut map = lock(&state.live.streams);
+    let open = map.entry(ip.to_owned()).or_insert(0);
+    if *open >= limit {
+        metrics::counter!("debate_streams_refused_total").increment(1);
+        return Err(WebError::TooManyStreams {
+            limit,
+            retry_after: STREAM_RETRY_SECONDS,
+        });
+    }
+    *open += 1;
+    Ok(Some(StreamPlace {
+        streams: state.live.streams.clone(),
+        ip: ip.to_owned(),
+    }))
+}
+
 /// A message as it came in (form or API), before any check.
 pub struct MessageInput {
     pub body: String,
@@ -406,6 +460,8 @@ pub async fn draft_summary(state: &SharedState, debate_id: i64) -> anyhow::Resul
     let times: Vec<i64> = messages.iter().map(|m| m.created_at).collect();
     let per_minute = debate::messages_per_minute(&times, start, end);
     let urls = urls(state, &d);
+    // The post renderer allows no SVG: the chart is an image of the room's chart address,
+    // which survives the host's edits; the table under it carries the same figures.
     let chart = format!(
         "![Messages per minute during the debate (the table below gives the figures)]({base}/debates/{}/chart.svg)",
         d.slug
@@ -420,12 +476,9 @@ pub async fn draft_summary(state: &SharedState, debate_id: i64) -> anyhow::Resul
         messages: figures.messages,
         peak_readers: figures.peak_readers,
         duration_minutes: ((end - start) + 59) / 60,
-        chart_svg: &chart,
+        chart_markdown: &chart,
         per_minute: &per_minute,
-    })
-    // The post renderer allows no SVG: the chart is an image of the room's chart address,
-    // which survives the host's edits; the table under it carries the same figures.
-    .replacen(debate::CHART_PLACEHOLDER, &chart, 1);
+    });
     let (html, plain, excerpt) = crate::site::body_parts(&body);
     let title = debate::summary_title(&d.title);
     let slug = colloquy_core::Slug::from_title(&title)
@@ -575,41 +628,101 @@ pub async fn queue_time_change(state: &AppState, d: &DebateRow) -> Result<u64, W
     Ok(state.store.queue_mail(&items).await?)
 }
 
+/// The reminder window a debate `until` seconds away is in: the last 15 minutes, or the
+/// day before; `None` outside both.
+fn reminder_window(until: i64) -> Option<(&'static str, i64)> {
+    match until {
+        i64::MIN..=0 => None,
+        1..=900 => Some(("15m", 15 * 60)),
+        901..=86_400 => Some(("24h", 86_400)),
+        _ => None,
+    }
+}
+
+/// The reminder of `window` for one registration, or `None` when they registered inside
+/// the window (they just did; no reminder for it). Keys carry the start time, so a moved
+/// debate reminds again for its new time, and several nodes do not double a mail.
+fn reminder(d: &DebateRow, r: &RegistrationRow, window: (&str, i64)) -> Option<NewDelivery> {
+    if r.created_at >= d.starts_at - window.1 {
+        return None;
+    }
+    Some(NewDelivery {
+        dedupe_key: format!(
+            "debate:{}:remind:{}:{}:{}",
+            d.id, window.0, r.id, d.starts_at
+        ),
+        kind: "debate_reminder".into(),
+        to_email: r.email.clone(),
+        subscriber_id: None,
+        post_id: None,
+        payload:
+            serde_json::json!({"debate_id": d.id, "registration_id": r.id, "window": window.0})
+                .to_string(),
+    })
+}
+
 /// Queues the reminders that are due: 24 hours and 15 minutes before the start, to people
-/// who registered before that moment. Keys carry the start time, so a moved debate reminds
-/// again for its new time.
+/// who registered before that moment. Each window is queued once per start time on this
+/// node (remembered in `Live::reminded`; the keys keep several nodes, or a restart, from
+/// doubling a mail); who confirms later is reminded at confirmation
+/// ([`remind_late_registration`]).
 pub async fn queue_reminders(state: &AppState) -> Result<u64, WebError> {
     let now = colloquy_store::now();
-    let mut items = Vec::new();
-    for d in state.store.debates_in_state("scheduled", 200).await? {
-        let until = d.starts_at - now;
-        if until <= 0 || until > 86_400 {
+    let scheduled = state.store.debates_in_state("scheduled", 200).await?;
+    let mut n = 0;
+    for d in &scheduled {
+        let Some(window) = reminder_window(d.starts_at - now) else {
+            continue;
+        };
+        let done = (window.0, d.starts_at);
+        if lock(&state.live.reminded).get(&d.id) == Some(&done) {
             continue;
         }
-        let window = if until <= 15 * 60 {
-            ("15m", 15 * 60)
-        } else {
-            ("24h", 86_400)
-        };
-        for r in state.store.confirmed_registrations(d.id).await? {
-            if r.created_at >= d.starts_at - window.1 {
-                continue; // they registered inside the window: no reminder for it
-            }
-            items.push(NewDelivery {
-                dedupe_key: format!("debate:{}:remind:{}:{}:{}", d.id, window.0, r.id, d.starts_at),
-                kind: "debate_reminder".into(),
-                to_email: r.email.clone(),
-                subscriber_id: None,
-                post_id: None,
-                payload: serde_json::json!({"debate_id": d.id, "registration_id": r.id, "window": window.0})
-                    .to_string(),
-            });
+        let items: Vec<NewDelivery> = state
+            .store
+            .confirmed_registrations(d.id)
+            .await?
+            .iter()
+            .filter_map(|r| reminder(d, r, window))
+            .collect();
+        if !items.is_empty() {
+            n += state.store.queue_mail(&items).await?;
+        }
+        lock(&state.live.reminded).insert(d.id, done);
+    }
+    lock(&state.live.reminded).retain(|id, _| scheduled.iter().any(|d| d.id == *id));
+    Ok(n)
+}
+
+/// A registration was just confirmed (a guest's link, or a member registering an address
+/// a guest had registered): if a window it qualifies for is open already, so the timer has
+/// queued it, its reminder is queued now. A failure is logged: the registration stands.
+pub async fn remind_late_registration(state: &AppState, d: &DebateRow, r: &RegistrationRow) {
+    if d.state != "scheduled" || r.status != "confirmed" {
+        return;
+    }
+    let Some(window) = reminder_window(d.starts_at - colloquy_store::now()) else {
+        return;
+    };
+    if let Some(item) = reminder(d, r, window) {
+        if let Err(e) = state.store.queue_mail(&[item]).await {
+            tracing::warn!(error = %e, debate = d.id, registration = r.id, "could not queue a late registration's reminder");
         }
     }
-    if items.is_empty() {
-        return Ok(0);
+}
+
+/// [`remind_late_registration`] for a member who just registered.
+pub async fn remind_late_member(state: &AppState, d: &DebateRow, user_id: i64) {
+    if d.state != "scheduled" || reminder_window(d.starts_at - colloquy_store::now()).is_none() {
+        return;
     }
-    Ok(state.store.queue_mail(&items).await?)
+    match state.store.member_registration(d.id, user_id).await {
+        Ok(Some(r)) => remind_late_registration(state, d, &r).await,
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, debate = d.id, "could not read a member's registration")
+        }
+    }
 }
 
 /// The signed link that cancels a registration (works without a session).
@@ -801,5 +914,22 @@ pub async fn listen(state: SharedState, mut stop: tokio::sync::watch::Receiver<b
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reminder_window;
+
+    #[test]
+    fn the_reminder_windows_are_the_day_before_and_the_last_quarter_hour() {
+        let name = |until| reminder_window(until).map(|w| w.0);
+        assert_eq!(name(-5), None, "started");
+        assert_eq!(name(0), None, "starting now");
+        assert_eq!(name(1), Some("15m"));
+        assert_eq!(name(15 * 60), Some("15m"));
+        assert_eq!(name(15 * 60 + 1), Some("24h"));
+        assert_eq!(name(86_400), Some("24h"));
+        assert_eq!(name(86_401), None, "more than a day away");
     }
 }

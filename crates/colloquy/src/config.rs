@@ -15,6 +15,7 @@ struct FileConfig {
     thought_min_seconds: Option<i64>,
     thought_limits: Option<String>,
     sitemap_urls: Option<u32>,
+    debate_streams_per_ip: Option<u32>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
     mail_reply_to: Option<String>,
@@ -35,6 +36,8 @@ pub struct Config {
     pub thought_min_seconds: i64,
     pub thought_limits: (usize, usize),
     pub sitemap_urls: u32,
+    /// Live debate event streams one client address may hold open on a node; 0 = no limit.
+    pub debate_streams_per_ip: u32,
     /// `smtp://…` / `smtps://…`; None keeps mail in `<data dir>/outbox/`.
     pub smtp_url: Option<String>,
     pub mail_from: String,
@@ -116,6 +119,16 @@ impl Config {
                 })?,
             None => fc.sitemap_urls.unwrap_or(10_000),
         };
+        let debate_streams_per_ip = match env("COLLOQUY_DEBATE_STREAMS_PER_IP") {
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= 1_000_000)
+                .with_context(|| {
+                    format!("COLLOQUY_DEBATE_STREAMS_PER_IP must be 0 (no limit) to 1000000 (got {v:?})")
+                })?,
+            None => fc.debate_streams_per_ip.unwrap_or(64),
+        };
         let smtp_url = env("COLLOQUY_SMTP_URL").or(fc.smtp_url);
         let host = base_url
             .split("://")
@@ -194,6 +207,7 @@ impl Config {
             mail_reply_to,
             dkim,
             sitemap_urls,
+            debate_streams_per_ip,
             thought_limits,
             thought_min_seconds,
             data_dir,

@@ -370,6 +370,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             thought_min_seconds: config.thought_min_seconds,
             thought_limits: config.thought_limits,
             sitemap_urls: config.sitemap_urls,
+            debate_streams_per_ip: config.debate_streams_per_ip,
             fetch_allow_private: config.fetch_allow_private,
             oidc_providers: config.oidc_providers.clone(),
         },

@@ -16,6 +16,11 @@ both_backends!(
     a_reconnect_storm_loses_and_doubles_nothing,
     an_ended_debate_is_a_transcript_with_a_drafted_summary,
     registered_people_are_mailed_confirmations_reminders_and_changes,
+    a_guest_who_confirms_inside_an_open_window_is_still_reminded,
+    the_day_before_registered_people_are_reminded_once_per_start_time,
+    the_host_asks_a_prepared_question_with_one_press,
+    the_presence_figures_follow_the_room_within_seconds,
+    one_address_holds_only_so_many_streams,
     the_room_works_without_javascript,
     the_timer_opens_rooms_on_time_and_ends_forgotten_ones,
     signing_in_from_the_room_returns_to_it,
@@ -247,8 +252,13 @@ struct Room {
 }
 
 async fn live_room(backend: Backend) -> Option<Room> {
+    live_room_with(backend, &[]).await
+}
+
+/// [`live_room`] on a node started with `env` too.
+async fn live_room_with(backend: Backend, env: &[(&str, &str)]) -> Option<Room> {
     let db = fresh_db(backend).await?;
-    let node = Node::start(&db, &[]).await;
+    let node = Node::start(&db, env).await;
     let host = api_user(&db, "host@example.org", "editor");
     let member = api_user(&db, "member@example.org", "member");
     let (post_id, original) = publish(&node, &host, "Social work in the news").await;
@@ -1130,7 +1140,21 @@ async fn an_ended_debate_is_a_transcript_with_a_drafted_summary(backend: Backend
         "links to the original {}: {body}",
         room.original
     );
-    assert!(body.contains("chart.svg"));
+    // The chart is an image of the debate's chart address, described for those who cannot
+    // see it, with the figures in a table under it.
+    let html = p["body_html"].as_str().unwrap();
+    let img = html.find("<img").expect(html);
+    let tag = &html[img..img + html[img..].find('>').unwrap()];
+    assert!(
+        tag.contains(&format!("src=\"{}{base}chart.svg\"", room.node.base)),
+        "{tag}"
+    );
+    assert!(
+        tag.contains("alt=\"Messages per minute during the debate"),
+        "{tag}"
+    );
+    let table = html[img..].find("<table>").expect(html);
+    assert!(html[img + table..].contains("Messages</th>"), "{html}");
 
     // Once the host publishes it, the original piece shows it as a linkback (as WordPress
     // shows "Debate Summary « Site"), and the debate's announcement links to it.
@@ -1183,42 +1207,23 @@ async fn an_ended_debate_is_a_transcript_with_a_drafted_summary(backend: Backend
 }
 
 async fn registered_people_are_mailed_confirmations_reminders_and_changes(backend: Backend) {
-    let Some(db) = fresh_db(backend).await else {
-        return;
-    };
-    let Some(sink) = SmtpSink::start(db.data_dir.join("sink"), None) else {
-        return;
-    };
-    let node = Node::start(&db, &[("COLLOQUY_SMTP_URL", &sink.url())]).await;
-    let host = api_user(&db, "host@example.org", "editor");
-    let member = api_user(&db, "member@example.org", "member");
-    let (post_id, _) = publish(&node, &host, "Social work in the news").await;
     // Starts just over 15 minutes from now: the 15-minute reminder falls due in seconds.
-    let d = new_debate(&node, &host, post_id, &rfc3339(now() + 15 * 60 + 8)).await;
-    let id = d["id"].as_i64().unwrap();
-    let page = d["url"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches(&node.base)
-        .to_owned();
+    let Some(m) = mailed_debate(backend, now() + 15 * 60 + 8).await else {
+        return;
+    };
+    let MailedDebate {
+        node,
+        sink,
+        host,
+        member,
+        page,
+        ..
+    } = &m;
+    let id = m.id;
 
     // A guest registers by email and confirms from the mail (a button, not a GET).
-    let r = node
-        .client
-        .post(node.url(&format!("{page}register")))
-        .form(&[("name", "Guest"), ("email", "guest@example.net")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("Check your mail"));
-    assert!(
-        eventually(20, || async { !sink.to("guest@example.net").is_empty() }).await,
-        "confirmation mail"
-    );
-    let (text, _) = support::parse_mail(&sink.to("guest@example.net").remove(0));
-    let confirm = support::link(&text, "http");
-    let token = confirm.split("token=").nth(1).unwrap().to_owned();
+    register_guest(node, page, "Guest", "guest@example.net").await;
+    let token = mailed_token(sink, "guest@example.net").await;
     let r = node
         .client
         .get(node.url(&format!("/debates/registrations/confirm?token={token}")))
@@ -1229,15 +1234,7 @@ async fn registered_people_are_mailed_confirmations_reminders_and_changes(backen
         r.text().await.unwrap().contains("<form"),
         "the link shows a button"
     );
-    let r = node
-        .client
-        .post(node.url("/debates/registrations/confirm"))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("confirmed"));
+    confirm_guest(node, &token).await;
     let r = node
         .client
         .post(node.url("/debates/registrations/confirm"))
@@ -1256,14 +1253,7 @@ async fn registered_people_are_mailed_confirmations_reminders_and_changes(backen
     assert_eq!(r.status(), 422);
 
     // A member registers with one call.
-    let (s, _) = post_json(
-        &node,
-        &member,
-        &format!("/api/v1/debates/{id}/register"),
-        json!({}),
-    )
-    .await;
-    assert_eq!(s, 200);
+    register_member(node, member, id).await;
 
     // The 15-minute reminder reaches both, once.
     for who in ["guest@example.net", "member@example.org"] {
@@ -1281,7 +1271,7 @@ async fn registered_people_are_mailed_confirmations_reminders_and_changes(backen
     let r = node
         .client
         .patch(node.url(&format!("/api/v1/debates/{id}")))
-        .bearer_auth(&host)
+        .bearer_auth(host)
         .json(&json!({"starts_at": rfc3339(now() + 7200)}))
         .send()
         .await
@@ -1314,6 +1304,552 @@ async fn registered_people_are_mailed_confirmations_reminders_and_changes(backen
         .filter(|m| m.contains("Starting in 15 minutes"))
         .count();
     assert_eq!(reminders, 1, "one reminder, not one per timer round");
+}
+
+/// A guest registers before the 15-minute window opens but confirms only after the timer
+/// has sent that window's reminders: they registered before that moment, so they are
+/// reminded too, once.
+async fn a_guest_who_confirms_inside_an_open_window_is_still_reminded(backend: Backend) {
+    let Some(m) = mailed_debate(backend, now() + 15 * 60 + 6).await else {
+        return;
+    };
+    let MailedDebate {
+        node,
+        sink,
+        member,
+        page,
+        ..
+    } = &m;
+    let id = m.id;
+    register_guest(node, page, "Late", "late@example.net").await;
+    register_member(node, member, id).await;
+    let soon = |who: &str| mails(sink, who, "Starting in 15 minutes");
+    // The window opens: the member is reminded; the guest, not confirmed, is not.
+    assert!(
+        eventually(30, || async { soon("member@example.org") == 1 }).await,
+        "the member got the 15-minute reminder"
+    );
+    let token = mailed_token(sink, "late@example.net").await;
+    assert_eq!(soon("late@example.net"), 0, "not confirmed yet");
+    confirm_guest(node, &token).await;
+    assert!(
+        eventually(20, || async { soon("late@example.net") == 1 }).await,
+        "a guest who registered before the window and confirmed inside it is reminded"
+    );
+    assert_eq!(soon("member@example.org"), 1);
+}
+
+/// The 24-hour reminder, through the SMTP server: a member and a confirmed guest get it
+/// once for the start time, not the 15-minute one yet; moved, the debate reminds again.
+async fn the_day_before_registered_people_are_reminded_once_per_start_time(backend: Backend) {
+    // Registrations come in more than a day before the start.
+    let Some(m) = mailed_debate(backend, now() + 25 * 3600).await else {
+        return;
+    };
+    let MailedDebate {
+        node,
+        sink,
+        host,
+        member,
+        d,
+        page,
+        ..
+    } = &m;
+    let id = m.id;
+    register_guest(node, page, "Guest", "guest@example.net").await;
+    confirm_guest(node, &mailed_token(sink, "guest@example.net").await).await;
+    register_member(node, member, id).await;
+
+    // An hour and a minute pass: the debate now starts in 23 h 59 min.
+    let passed = 3660;
+    support::sql(
+        &m._db,
+        &format!("UPDATE debates SET starts_at = starts_at - {passed} WHERE id = {id}"),
+    )
+    .await;
+    support::sql(
+        &m._db,
+        &format!("UPDATE debate_registrations SET created_at = created_at - {passed}, confirmed_at = confirmed_at - {passed}"),
+    )
+    .await;
+    let tomorrow = "Tomorrow: “Social work and the media”";
+    let people = ["guest@example.net", "member@example.org"];
+    for who in people {
+        assert!(
+            eventually(30, || async {
+                subjects(sink, who).iter().any(|s| s == tomorrow)
+            })
+            .await,
+            "{who} got no 24-hour reminder: {:?}",
+            subjects(sink, who)
+        );
+    }
+    let reminder = sink
+        .to("member@example.org")
+        .into_iter()
+        .find(|m| support::parse_mail(m).1.subject() == Some(tomorrow))
+        .unwrap();
+    let (text, _) = support::parse_mail(&reminder);
+    assert!(text.contains(d["live_url"].as_str().unwrap()), "{text}");
+    assert!(text.contains(d["ics_url"].as_str().unwrap()), "{text}");
+
+    // Moved half an hour earlier: a new time, so they hear of it and are reminded again.
+    let r = node
+        .client
+        .patch(node.url(&format!("/api/v1/debates/{id}")))
+        .bearer_auth(host)
+        .json(&json!({"starts_at": rfc3339(now() + 23 * 3600 + 30 * 60)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for who in people {
+        assert!(
+            eventually(30, || async {
+                subjects(sink, who)
+                    .iter()
+                    .filter(|s| *s == tomorrow)
+                    .count()
+                    == 2
+            })
+            .await,
+            "{who} was not reminded for the new time: {:?}",
+            subjects(sink, who)
+        );
+    }
+    // The timer has run again since the first reminders: still one per start time, and
+    // none of the 15-minute kind.
+    for who in people {
+        let got = subjects(sink, who);
+        assert_eq!(
+            got.iter().filter(|s| *s == tomorrow).count(),
+            2,
+            "{who}: {got:?}"
+        );
+        assert!(
+            !got.iter().any(|s| s.starts_with("Starting in 15 minutes")),
+            "{who}: {got:?}"
+        );
+        assert_eq!(
+            got.iter().filter(|s| s.starts_with("New time for")).count(),
+            1,
+            "{who}: {got:?}"
+        );
+    }
+}
+
+/// The subjects of the mails to `to`, decoded, oldest first.
+fn subjects(sink: &SmtpSink, to: &str) -> Vec<String> {
+    sink.to(to)
+        .iter()
+        .map(|m| {
+            support::parse_mail(m)
+                .1
+                .subject()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The fields of the page's form that holds `marker` (hidden inputs and the like), and
+/// where it posts.
+fn form_around(page: &str, marker: &str) -> (String, Vec<(String, String)>) {
+    let at = page
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in the page"));
+    let start = page[..at].rfind("<form").unwrap();
+    let end = at + page[at..].find("</form>").unwrap();
+    let form = &page[start..end];
+    let attr = |tag: &str, name: &str| {
+        let key = format!("{name}=\"");
+        tag.split(&key)
+            .nth(1)
+            .map(|v| v.split('"').next().unwrap().replace("&amp;", "&"))
+    };
+    let action = attr(form, "action").unwrap();
+    let fields = form
+        .split("<input")
+        .skip(1)
+        .filter_map(|tag| {
+            let tag = &tag[..tag.find('>').unwrap()];
+            Some((attr(tag, "name")?, attr(tag, "value").unwrap_or_default()))
+        })
+        .collect();
+    (action, fields)
+}
+
+/// Questions prepared in the debate's admin page are offered to the host in the live room;
+/// "Ask now" posts one as the next question, readers get it at once, and nobody else can
+/// use the button.
+async fn the_host_asks_a_prepared_question_with_one_press(backend: Backend) {
+    let Some(db) = fresh_db(backend).await else {
+        return;
+    };
+    let node = Node::start(&db, &[]).await;
+    let host = api_user(&db, "host@example.org", "editor");
+    let member = api_user(&db, "member@example.org", "member");
+    let (post_id, _) = publish(&node, &host, "Social work in the news").await;
+    let d = new_debate(&node, &host, post_id, &rfc3339(now() + 3600)).await;
+    let id = d["id"].as_i64().unwrap();
+    let live = d["live_url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&node.base)
+        .to_owned();
+
+    // The host prepares two questions on the debate's admin page.
+    let csrf = support::sign_in(&node, "host@example.org", "a long enough password").await;
+    let form = node.text(&format!("/admin/debates/{id}")).await.1;
+    assert!(form.contains("name=\"prepared_questions\""));
+    let r = node
+        .client
+        .post(node.url(&format!("/admin/debates/{id}")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("title", "Social work and the media"),
+            ("description", ""),
+            ("zones", "Europe/London"),
+            (
+                "prepared_questions",
+                "What does the press miss?\nWho speaks for the families?",
+            ),
+            ("moderators", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    for t in [&host, &member] {
+        let (s, _) = post_json(
+            &node,
+            t,
+            &format!("/api/v1/debates/{id}/code-of-conduct"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(s, 200);
+    }
+    let (s, _) = post_json(
+        &node,
+        &host,
+        &format!("/api/v1/debates/{id}/open"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, q1) = say_as(
+        &node,
+        &host,
+        id,
+        json!({"body": "Is the coverage fair?", "kind": "question"}),
+    )
+    .await;
+    assert_eq!((s, q1["question"].as_i64()), (201, Some(1)), "{q1}");
+
+    // A reader without an account follows the room.
+    let mut reader = Sse::connect(
+        &reqwest::Client::new(),
+        d["events_url"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    let mut last = None;
+    while let Some(ev) = reader.next(2).await {
+        last = Some(ev.data["body"].clone());
+    }
+    assert_eq!(last, Some(json!("Is the coverage fair?")));
+
+    // The host's room offers both prepared questions; one press asks the second one.
+    let page = node.text(&live).await.1;
+    assert_eq!(page.matches(">Ask now<").count(), 2, "{page}");
+    let (action, fields) = form_around(&page, "value=\"Who speaks for the families?\"");
+    let r = node
+        .client
+        .post(node.url(&action))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let ev = reader.next(5).await.expect("the reader gets the question");
+    assert_eq!(ev.event, "message");
+    assert_eq!(ev.data["kind"], "question");
+    assert_eq!(ev.data["question"], 2, "the next question number");
+    assert_eq!(ev.data["body"], "Who speaks for the families?");
+    let page = node.text(&live).await.1;
+    assert!(page.contains("Q2"), "the room shows it as Q2");
+    assert_eq!(
+        page.matches(">Ask now<").count(),
+        1,
+        "an asked question is no longer offered"
+    );
+    assert!(page.contains("value=\"What does the press miss?\""));
+
+    // A member sees no prepared questions, and sending the same form is refused.
+    let r = node
+        .client
+        .post(node.url("/admin/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection());
+    support::sign_in_any(&node, "member@example.org", "a long enough password").await;
+    let page = node.text(&live).await.1;
+    assert!(!page.contains("Ask now"), "{page}");
+    assert!(!page.contains("What does the press miss?"));
+    let member_csrf = support::form_value(&page, "csrf");
+    let r = node
+        .client
+        .post(node.url(&action))
+        .form(&[
+            ("csrf", member_csrf.as_str()),
+            ("kind", "question"),
+            ("body", "What does the press miss?"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("only the host and the moderators ask the questions"),
+        "the page says why"
+    );
+    assert!(reader.next(2).await.is_none(), "nothing reached the room");
+}
+
+/// `/debates/<slug>/presence`, which room pages poll: the readers count follows a reader
+/// who comes and goes within a few seconds (answers are reused briefly, not for long).
+async fn the_presence_figures_follow_the_room_within_seconds(backend: Backend) {
+    let Some(room) = live_room(backend).await else {
+        return;
+    };
+    let presence_path = format!(
+        "{}presence",
+        room.events_url
+            .trim_start_matches(&room.node.base)
+            .trim_end_matches("events")
+    );
+    let presence = || async {
+        let r = room.node.get(&presence_path).await;
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()
+    };
+    let before = presence().await;
+    assert_eq!(before["readers"], 0, "{before}");
+    assert_eq!(before["state"], "live");
+
+    let mut reader = Sse::connect(&reqwest::Client::new(), &room.events_url, None).await;
+    assert_eq!(reader.next(5).await.unwrap().event, "state");
+    let started = std::time::Instant::now();
+    assert!(
+        eventually(10, || async { presence().await["readers"] == 1 }).await,
+        "the reader was never counted"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "counted after {:?}",
+        started.elapsed()
+    );
+    let (s, _) = say(&room, &room.member, json!({"body": "Hello, room."})).await;
+    assert_eq!(s, 201);
+    assert!(
+        eventually(10, || async {
+            let p = presence().await;
+            p["messages"] == 1 && p["participants"] == 1
+        })
+        .await,
+        "{}",
+        presence().await
+    );
+
+    drop(reader);
+    assert!(
+        eventually(30, || async { presence().await["readers"] == 0 }).await,
+        "the reader who left is still counted: {}",
+        presence().await
+    );
+}
+
+/// With the cap at 3 streams per address, a fourth stream from the same address is refused
+/// (429, with Retry-After and the reason), on both stream addresses; another address is
+/// not affected; once a stream closes, its place is free again.
+async fn one_address_holds_only_so_many_streams(backend: Backend) {
+    let Some(room) = live_room_with(backend, &[("COLLOQUY_DEBATE_STREAMS_PER_IP", "3")]).await
+    else {
+        return;
+    };
+    let api_events = room
+        .node
+        .url(&format!("/api/v1/debates/{}/events", room.id));
+    let client = reqwest::Client::new();
+    let mut open = vec![
+        Sse::connect(&client, &room.events_url, None).await,
+        Sse::connect(&client, &api_events, None).await,
+        Sse::connect(&client, &room.events_url, None).await,
+    ];
+    for s in &mut open {
+        assert_eq!(s.next(5).await.unwrap().event, "state");
+    }
+
+    let r = client.get(&room.events_url).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("3 live debate streams open"),
+        "the page says why"
+    );
+    let r = client.get(&api_events).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "too_many_streams", "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("close one"),
+        "{e}"
+    );
+
+    // Another address on the same machine has places of its own.
+    let elsewhere = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let mut other = Sse::connect(&elsewhere, &room.events_url, None).await;
+    assert_eq!(other.next(5).await.unwrap().event, "state");
+
+    // The streams still open keep working.
+    let (s, m) = say(&room, &room.member, json!({"body": "Still here?"})).await;
+    assert_eq!(s, 201, "{m}");
+    for s in &mut open {
+        assert_eq!(s.next(5).await.unwrap().data["body"], "Still here?");
+    }
+
+    // One stream closes: its place is given to the next one who asks.
+    open.pop();
+    assert!(
+        eventually(20, || async {
+            client.get(&room.events_url).send().await.unwrap().status() == 200
+        })
+        .await,
+        "the closed stream's place was not freed"
+    );
+}
+
+/// A debate scheduled to start at `starts_at` on a node that sends its mail to a real SMTP
+/// server, with a host and a member (both with API tokens).
+struct MailedDebate {
+    node: Node,
+    sink: SmtpSink,
+    host: String,
+    member: String,
+    /// The debate as the API described it when it was scheduled.
+    d: Value,
+    id: i64,
+    /// The path of its announcement page.
+    page: String,
+    _db: support::Db,
+}
+
+async fn mailed_debate(backend: Backend, starts_at: i64) -> Option<MailedDebate> {
+    let db = fresh_db(backend).await?;
+    let sink = SmtpSink::start(db.data_dir.join("sink"), None)?;
+    let node = Node::start(&db, &[("COLLOQUY_SMTP_URL", &sink.url())]).await;
+    let host = api_user(&db, "host@example.org", "editor");
+    let member = api_user(&db, "member@example.org", "member");
+    let (post_id, _) = publish(&node, &host, "Social work in the news").await;
+    let d = new_debate(&node, &host, post_id, &rfc3339(starts_at)).await;
+    let page = d["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&node.base)
+        .to_owned();
+    Some(MailedDebate {
+        id: d["id"].as_i64().unwrap(),
+        node,
+        sink,
+        host,
+        member,
+        d,
+        page,
+        _db: db,
+    })
+}
+
+/// A guest registers for the debate whose announcement is at `page`, with the form.
+async fn register_guest(node: &Node, page: &str, name: &str, email: &str) {
+    let r = node
+        .client
+        .post(node.url(&format!("{page}register")))
+        .form(&[("name", name), ("email", email)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Check your mail"));
+}
+
+/// The token of the confirmation link mailed to `email`, once the mail is there.
+async fn mailed_token(sink: &SmtpSink, email: &str) -> String {
+    assert!(
+        eventually(20, || async {
+            sink.to(email).iter().any(|m| m.contains("token="))
+        })
+        .await,
+        "no confirmation mail to {email}"
+    );
+    let mail = sink
+        .to(email)
+        .into_iter()
+        .find(|m| m.contains("token="))
+        .unwrap();
+    let (text, _) = support::parse_mail(&mail);
+    let confirm = support::link(&text, "http");
+    confirm.split("token=").nth(1).unwrap().to_owned()
+}
+
+/// Presses the button the confirmation link shows.
+async fn confirm_guest(node: &Node, token: &str) {
+    let r = node
+        .client
+        .post(node.url("/debates/registrations/confirm"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("confirmed"));
+}
+
+/// A member registers with one call.
+async fn register_member(node: &Node, token: &str, debate_id: i64) {
+    let (s, r) = post_json(
+        node,
+        token,
+        &format!("/api/v1/debates/{debate_id}/register"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+}
+
+/// How many mails to `to` contain `text`.
+fn mails(sink: &SmtpSink, to: &str, text: &str) -> usize {
+    sink.to(to).iter().filter(|m| m.contains(text)).count()
 }
 
 async fn the_room_works_without_javascript(backend: Backend) {

@@ -5,12 +5,12 @@ use super::api::{parse_id, parse_json, ErrorBody};
 use super::debates::{
     act_on_message, events_response, resume_point, run_room, transcript_json, EventsQuery,
 };
-use crate::auth::api_user;
+use crate::auth::{api_user, client_ip};
 use crate::error::{ApiError, WebError};
 use crate::live::{self, MessageInput};
 use crate::{AppState, SharedState};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,6 +19,7 @@ use colloquy_core::debate;
 use colloquy_core::{Invalid, Role, Slug};
 use colloquy_store::{DebatePatch, DebateRow, NewDebate, UserRow};
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use utoipa::ToSchema;
 
 pub fn routes() -> Router<SharedState> {
@@ -654,6 +655,7 @@ pub async fn register(
         .store
         .register_for_debate(d.id, Some(user.id), &user.email, &user.name, None)
         .await?;
+    live::remind_late_member(&state, &d, user.id).await;
     let id = match r {
         colloquy_store::Registered::Confirmed(id) | colloquy_store::Registered::Pending(id) => id,
     };
@@ -677,9 +679,11 @@ pub async fn events(
     State(state): State<SharedState>,
     Path(id): Path<String>,
     Query(q): Query<EventsQuery>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let d = debate_by_path(&state, &id).await?;
     let after = resume_point(&headers, q.after.as_deref())?;
-    Ok(events_response(&state, &d, after).await?)
+    let ip = client_ip(&headers, Some(peer));
+    Ok(events_response(&state, &d, after, &ip).await?)
 }

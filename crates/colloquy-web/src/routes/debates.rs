@@ -223,6 +223,7 @@ async fn register(
             .store
             .register_for_debate(d.id, Some(me.user.id), &me.user.email, &me.user.name, None)
             .await?;
+        live::remind_late_member(&state, &d, me.user.id).await;
         return message(
             &state,
             "You are registered",
@@ -344,6 +345,7 @@ async fn confirm(
         Err(e) => return Err(e.into()),
     };
     let d = state.store.debate(r.debate_id).await?;
+    live::remind_late_registration(&state, &d, &r).await;
     message(
         &state,
         "You are registered",
@@ -427,31 +429,43 @@ async fn events(
     State(state): State<SharedState>,
     Path(slug): Path<String>,
     Query(q): Query<EventsQuery>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let d = debate_or_404(&state, &slug).await?;
     let after = resume_point(&headers, q.after.as_deref())?;
-    events_response(&state, &d, after).await
+    events_response(&state, &d, after, &auth::client_ip(&headers, Some(peer))).await
 }
 
-/// A reader's Server-Sent Events stream: every event after `after`, then live ones.
+/// A reader's Server-Sent Events stream: every event after `after`, then live ones. Counts
+/// against the client address's streams on this node until it ends.
 pub(crate) async fn events_response(
     state: &AppState,
     d: &DebateRow,
     after: u64,
+    ip: &str,
 ) -> Result<Response, WebError> {
+    let place = live::admit_stream(state, ip)?;
     let room = live::loaded_room(state, d).await?;
     let stream = room.subscribe(
         after,
         live::KEEPALIVE,
         Some(axum::body::Bytes::from_static(b"retry: 2000\n\n")),
     );
+    let body = match place {
+        // The place lives in the stream, so it goes when the stream does.
+        Some(place) => Body::from_stream(futures_util::StreamExt::map(stream, move |frame| {
+            let _held = &place;
+            frame
+        })),
+        None => Body::from_stream(stream),
+    };
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/event-stream; charset=utf-8")
         .header(header::CACHE_CONTROL, "no-store")
         .header("x-accel-buffering", "no")
-        .body(Body::from_stream(stream))
+        .body(body)
         .map_err(|e| WebError::Internal(e.into()))
 }
 
