@@ -2,12 +2,13 @@
 # Page benchmark: Colloquy's post page (cached and uncached), front page and feed against
 # nginx serving the very same post bytes as a static file, all measured in the same run on
 # this machine, load generator included. Prints requests/s, latency and ratios to nginx.
-# Usage: bash bench/pages.sh   (env: DURATION=10 CONNECTIONS=32 THREADS=2 KEEP=1 THOUGHTS=0)
+# Usage: bash bench/pages.sh   (env: DURATION=6 ROUNDS=3 CONNECTIONS=32 THREADS=2 KEEP=1 THOUGHTS=0)
 # THOUGHTS=100 puts that many thoughts under the post, in two levels (half replies), as
 # bench/thoughts.sh does; the uncached goal is then 1 % of nginx instead of 6 %.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-6}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 THOUGHTS=${THOUGHTS:-0}
@@ -126,40 +127,59 @@ sleep 0.3
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT/post.html")
 [ "$code" = 200 ] || { echo "nginx answered $code for the reference page; see $TMP/nginx-error.log" >&2; exit 1; }
 
-# measure LABEL URL [PID_TO_SAMPLE] -> prints one row, stores RPS_<LABEL>
-declare -A RPS P50 P99
+# measure LABEL URL [PID_TO_SAMPLE] -> one wrk run, appended to RUNS_<LABEL>
+declare -A RUNS_RPS P50 P99
 PEAK_RSS=0
 measure() {
   local label=$1 url=$2 pid=${3:-}
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "$url" >/dev/null
+  [ -z "${RUNS_RPS[$label]:-}" ] && wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "$url" >/dev/null
   local sampler=""
   if [ -n "$pid" ]; then
-    ( peak=0; while kill -0 "$pid" 2>/dev/null; do r=$(rss_kb "$pid"); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" >"$TMP/peak"; sleep 0.5; done ) &
+    ( peak=$(cat "$TMP/peak" 2>/dev/null || echo 0); while kill -0 "$pid" 2>/dev/null; do r=$(rss_kb "$pid"); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" >"$TMP/peak"; sleep 0.5; done ) &
     sampler=$!
   fi
   local out
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url")
   [ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true
-  RPS[$label]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  P50[$label]=$(echo "$out" | awk '$1=="50%" {print $2}')
-  P99[$label]=$(echo "$out" | awk '$1=="99%" {print $2}')
+  RUNS_RPS[$label]="${RUNS_RPS[$label]:-} $(echo "$out" | awk '/Requests\/sec/ {print $2}')"
+  P50[$label]="${P50[$label]:-} $(echo "$out" | awk '$1=="50%" {print $2}')"
+  P99[$label]="${P99[$label]:-} $(echo "$out" | awk '$1=="99%" {print $2}')"
   if echo "$out" | grep -q "Non-2xx"; then echo "ERROR: $label answered non-2xx responses; its figure is not valid" >&2; exit 1; fi
 }
 
-measure nginx "http://127.0.0.1:$NGINX_PORT/post.html"
-measure cached_post "$POST_cached" "$PID_cached"
-measure uncached_post "$POST_uncached"
-measure cached_front "$BASE_cached/"
-measure cached_feed "$BASE_cached/feed/"
+# The machine's speed drifts (other load, CPU frequency): each round measures every target
+# once, one after another, and the figures reported are each target's median over the rounds.
+TARGETS="nginx cached_post uncached_post cached_front cached_feed"
+for round in $(seq 1 "$ROUNDS"); do
+  echo "round $round of $ROUNDS" >&2
+  measure nginx "http://127.0.0.1:$NGINX_PORT/post.html"
+  measure cached_post "$POST_cached" "$PID_cached"
+  measure uncached_post "$POST_uncached"
+  measure cached_front "$BASE_cached/"
+  measure cached_feed "$BASE_cached/feed/"
+done
+median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" $1; }
+# median of wrk latencies such as 240.00us, 2.42ms, 1.01s
+middle() { python3 -c "
+import statistics, sys
+unit = {'us': 1e-3, 'ms': 1.0, 's': 1e3}
+def ms(v):
+    for u in ('us', 'ms', 's'):
+        if v.endswith(u):
+            return float(v[:-len(u)]) * unit[u]
+    return float(v)
+print(f'{statistics.median(ms(v) for v in sys.argv[1:]):.2f}ms')" $1; }
+declare -A RPS
+for k in $TARGETS; do RPS[$k]=$(median "${RUNS_RPS[$k]}"); done
 LOAD_RSS=$(cat "$TMP/peak" 2>/dev/null || echo 0)
 
 ratio() { python3 -c "print(f'{float($1)/float($2):.3f}')"; }
-printf '\n%-16s %12s %10s %10s %10s\n' target "req/s" p50 p99 "vs nginx"
-for k in nginx cached_post uncached_post cached_front cached_feed; do
-  printf '%-16s %12s %10s %10s %9sx\n' "$k" "${RPS[$k]}" "${P50[$k]}" "${P99[$k]}" "$(ratio "${RPS[$k]}" "${RPS[nginx]}")"
+printf '\n%-16s %12s %10s %10s %10s   %s\n' target "median req/s" p50 p99 "vs nginx" "each round (req/s)"
+for k in $TARGETS; do
+  printf '%-16s %12.0f %10s %10s %9sx   %s\n' "$k" "${RPS[$k]}" "$(middle "${P50[$k]}")" "$(middle "${P99[$k]}")" "$(ratio "${RPS[$k]}" "${RPS[nginx]}")" "${RUNS_RPS[$k]}"
 done
 echo
-echo "post page: $(wc -c <"$TMP/www/post.html") bytes; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s on the same 2 cores"
+echo "post page: $(wc -c <"$TMP/www/post.html") bytes; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds, on the same 2 cores"
 WP_RPS=31; [ "$THOUGHTS" -gt 0 ] && WP_RPS=4.7
 echo "reference: stock WordPress served this page at about $WP_RPS req/s here (../shared/wordpress-peer)"
 echo "WordPress ratio: uncached post is $(python3 -c "print(f'{float(${RPS[uncached_post]})/$WP_RPS:.0f}')")x WordPress"

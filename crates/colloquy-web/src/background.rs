@@ -25,9 +25,16 @@ pub fn spawn_workers(state: SharedState, stop: watch::Receiver<bool>) -> Vec<Joi
         let state = state.clone();
         let mut stop = stop.clone();
         tokio::spawn(async move {
+            let mut last_upkeep = std::time::Instant::now();
             loop {
                 if let Err(e) = state.check_for_changes().await {
                     tracing::warn!(error = %e, "could not read the change counter");
+                }
+                // Latency samples wait in memory until folded into their buckets: at 90,000
+                // requests a second, 30 s of them were 20 MB.
+                if last_upkeep.elapsed() >= Duration::from_secs(1) {
+                    last_upkeep = std::time::Instant::now();
+                    crate::metrics::upkeep();
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(CHANGE_POLL) => {}
@@ -67,7 +74,6 @@ pub fn spawn_workers(state: SharedState, stop: watch::Receiver<bool>) -> Vec<Joi
                             state.content_changed().await;
                         }
                     }
-                    crate::metrics::upkeep();
                     match crate::mailing::queue_due_digests(&state).await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(mails = n, "queued digests"),
