@@ -516,6 +516,66 @@ async fn pages_are_cached_with_validators_and_compression(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("new words"));
+
+    // The first request renders the page; the next ones are answered from the cache before
+    // routing. Both carry the same headers (the date aside), security headers included, and
+    // so do a 304, a HEAD, an uncached page and an API error.
+    let (miss, hit) = (node.get(&path).await, node.get(&path).await);
+    let names = |r: &reqwest::Response| {
+        let mut v: Vec<(String, String)> = r
+            .headers()
+            .iter()
+            .filter(|(k, _)| k.as_str() != "date")
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&miss), names(&hit));
+    let etag = hit.headers()["etag"].to_str().unwrap().to_owned();
+    let not_modified = node
+        .client
+        .get(node.url(&path))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status(), 304);
+    assert!(!not_modified.headers().contains_key("content-type"));
+    let head = node.client.head(node.url(&path)).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.headers()["content-length"],
+        hit.headers()["content-length"]
+    );
+    let api_error = node.get("/api/v1/posts/999999").await;
+    assert_eq!(api_error.status(), 401);
+    for r in [
+        &miss,
+        &hit,
+        &not_modified,
+        &head,
+        &node.get("/admin/login").await,
+        &api_error,
+    ] {
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(r.headers()["x-frame-options"], "DENY");
+        assert_eq!(
+            r.headers()["referrer-policy"],
+            "strict-origin-when-cross-origin"
+        );
+        assert!(r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
+    }
+    // A query string does not change a cached page, except on the front page (search).
+    let (s, body) = node.text(&format!("{path}?utm_source=feed")).await;
+    assert_eq!(s, 200);
+    assert!(body.contains("new words"));
+    let r = node.get("/?s=cached").await;
+    assert!(r.status().is_redirection());
+    assert_eq!(r.headers()["location"], "/search/?q=cached");
 }
 
 async fn first_run_setup_link_works_once_and_login_is_throttled(backend: Backend) {
