@@ -169,12 +169,47 @@ pub async fn api_user(state: &AppState, headers: &HeaderMap) -> Result<(UserRow,
     Ok((user, role))
 }
 
-pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> String {
-    // Behind a reverse proxy the peer is the proxy; we do not trust X-Forwarded-For by
-    // default, because any client can send it.
-    let _ = headers;
-    peer.map(|p| p.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+pub fn client_ip(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> String {
+    match peer {
+        Some(p) => forwarded_client(&state.config.trusted_proxies, headers, p.ip()).to_string(),
+        None => "unknown".into(),
+    }
+}
+
+/// The client's address. Any client can send `X-Forwarded-For`, so it is read only when the
+/// connection comes from a configured proxy, and then from the right: each trusted proxy
+/// appends the address it got the request from, so the rightmost address that is not a
+/// trusted proxy is the client (what a client wrote itself is further left and ignored).
+pub fn forwarded_client(
+    trusted: &[colloquy_core::thought::IpRange],
+    headers: &HeaderMap,
+    peer: std::net::IpAddr,
+) -> std::net::IpAddr {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|r| r.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if is_trusted(ip) => client = ip,
+            Ok(ip) => return ip,
+            // Garbage where an address belongs: stop at the last address known good.
+            Err(_) => return client,
+        }
+    }
+    client
 }
 
 /// Hashes the password and stores the account; the one way password accounts are made.
@@ -331,7 +366,7 @@ pub async fn open_session(
             &csrf,
             SESSION_TTL,
             &agent,
-            &client_ip(headers, Some(peer)),
+            &client_ip(state, headers, Some(peer)),
         )
         .await?;
     if let Some(old) = cookie(headers, cookie_name(state)) {
@@ -362,4 +397,70 @@ pub async fn end_session(
     res.headers_mut()
         .append(header::SET_COOKIE, c.parse().map_err(anyhow::Error::from)?);
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_client;
+    use axum::http::{HeaderMap, HeaderValue};
+    use colloquy_core::thought::IpRange;
+    use std::net::IpAddr;
+
+    fn client(trusted: &[&str], xff: &[&str], peer: &str) -> IpAddr {
+        let trusted: Vec<IpRange> = trusted.iter().map(|t| IpRange::parse(t).unwrap()).collect();
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        forwarded_client(&trusted, &h, peer.parse().unwrap())
+    }
+
+    #[test]
+    fn the_header_counts_only_from_a_trusted_proxy() {
+        // No proxy configured, or a connection from elsewhere: the header is anyone's words.
+        assert_eq!(
+            client(&[], &["203.0.113.9"], "198.51.100.1"),
+            "198.51.100.1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client(&["10.0.0.0/8"], &["203.0.113.9"], "198.51.100.1"),
+            "198.51.100.1".parse::<IpAddr>().unwrap()
+        );
+        // Through the proxy: the address it appended.
+        assert_eq!(
+            client(&["10.0.0.0/8"], &["203.0.113.9"], "10.0.0.2"),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_client_cannot_choose_its_address_by_sending_the_header_itself() {
+        // The client wrote "192.0.2.1"; the proxy appended the address it really came from.
+        assert_eq!(
+            client(&["10.0.0.2"], &["192.0.2.1, 203.0.113.9"], "10.0.0.2"),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        // Two proxies in a row, the header split over two lines: the first untrusted from the right.
+        assert_eq!(
+            client(
+                &["10.0.0.0/8"],
+                &["192.0.2.1", "203.0.113.9, 10.0.0.7"],
+                "10.0.0.2"
+            ),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        // Garbage stops the walk at the last good address; no header leaves the proxy itself.
+        assert_eq!(
+            client(&["10.0.0.0/8"], &["nonsense, 10.0.0.7"], "10.0.0.2"),
+            "10.0.0.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client(&["10.0.0.0/8"], &[], "10.0.0.2"),
+            "10.0.0.2".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client(&["::1"], &["2001:db8::5"], "::1"),
+            "2001:db8::5".parse::<IpAddr>().unwrap()
+        );
+    }
 }

@@ -43,6 +43,9 @@ pub struct WebConfig {
     /// Live debate event streams one client address may hold open on this node (each costs
     /// memory for as long as it is open); 0 = no limit.
     pub debate_streams_per_ip: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see `auth::client_ip`);
+    /// empty: the header is ignored and the connection's address is the client's.
+    pub trusted_proxies: Vec<colloquy_core::thought::IpRange>,
     /// Lets the fetch guard reach private and loopback addresses (tests, local set-ups).
     pub fetch_allow_private: bool,
     /// OpenID Connect providers members may sign in with.

@@ -16,6 +16,7 @@ struct FileConfig {
     thought_limits: Option<String>,
     sitemap_urls: Option<u32>,
     debate_streams_per_ip: Option<u32>,
+    trusted_proxies: Option<Vec<String>>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
     mail_reply_to: Option<String>,
@@ -46,6 +47,8 @@ pub struct Config {
     pub dkim: Option<(String, String, PathBuf)>,
     pub mail_lease_seconds: i64,
     pub fetch_allow_private: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
+    pub trusted_proxies: Vec<colloquy_core::thought::IpRange>,
     /// OpenID Connect providers (`[[oidc]]` tables, or COLLOQUY_OIDC_PROVIDERS as JSON).
     pub oidc_providers: Vec<colloquy_web::OidcProviderConfig>,
 }
@@ -168,6 +171,24 @@ impl Config {
                 })?,
             None => 120,
         };
+        let trusted_proxies = match env("COLLOQUY_TRUSTED_PROXIES") {
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect(),
+            None => fc.trusted_proxies.unwrap_or_default(),
+        }
+        .iter()
+        .map(|p| {
+            colloquy_core::thought::IpRange::parse(p).map_err(|_| {
+                anyhow::anyhow!(
+                    "trusted proxies (COLLOQUY_TRUSTED_PROXIES or trusted_proxies) must be addresses or ranges such as 10.0.0.5 or 10.0.0.0/8 (got {p:?})"
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
         let fetch_allow_private = matches!(
             env("COLLOQUY_FETCH_ALLOW_PRIVATE").as_deref(),
             Some("1") | Some("true") | Some("on")
@@ -201,6 +222,7 @@ impl Config {
         Ok(Self {
             oidc_providers,
             fetch_allow_private,
+            trusted_proxies,
             mail_lease_seconds,
             smtp_url,
             mail_from,

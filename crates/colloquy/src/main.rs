@@ -372,6 +372,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             sitemap_urls: config.sitemap_urls,
             debate_streams_per_ip: config.debate_streams_per_ip,
             fetch_allow_private: config.fetch_allow_private,
+            trusted_proxies: config.trusted_proxies.clone(),
             oidc_providers: config.oidc_providers.clone(),
         },
         mailer(&config)?,

@@ -21,6 +21,7 @@ both_backends!(
     the_host_asks_a_prepared_question_with_one_press,
     the_presence_figures_follow_the_room_within_seconds,
     one_address_holds_only_so_many_streams,
+    behind_a_trusted_proxy_each_reader_has_places_of_their_own,
     the_room_works_without_javascript,
     the_timer_opens_rooms_on_time_and_ends_forgotten_ones,
     signing_in_from_the_room_returns_to_it,
@@ -1747,6 +1748,83 @@ async fn one_address_holds_only_so_many_streams(backend: Backend) {
         })
         .await,
         "the closed stream's place was not freed"
+    );
+}
+
+/// Behind a reverse proxy every reader has the proxy's address: with the proxy trusted
+/// (`COLLOQUY_TRUSTED_PROXIES`), the address it appends to `X-Forwarded-For` is the
+/// reader's; from any other connection the header is ignored (anyone can send it).
+async fn behind_a_trusted_proxy_each_reader_has_places_of_their_own(backend: Backend) {
+    let Some(room) = live_room_with(
+        backend,
+        &[
+            ("COLLOQUY_DEBATE_STREAMS_PER_IP", "1"),
+            ("COLLOQUY_TRUSTED_PROXIES", "127.0.0.1"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let via_proxy = |forwarded: &str, from: &str| {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("x-forwarded-for", forwarded.parse().unwrap());
+        reqwest::Client::builder()
+            .default_headers(h)
+            .local_address(from.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    };
+    let status = |c: reqwest::Client| {
+        let url = room.events_url.clone();
+        async move { c.get(&url).send().await.unwrap().status().as_u16() }
+    };
+    // Two readers behind the proxy: one place each. The second stream of the first is refused,
+    // also when it claims another address before the proxy's own entry.
+    let mut first = Sse::connect(
+        &via_proxy("203.0.113.5", "127.0.0.1"),
+        &room.events_url,
+        None,
+    )
+    .await;
+    assert_eq!(first.next(5).await.unwrap().event, "state");
+    assert_eq!(status(via_proxy("203.0.113.5", "127.0.0.1")).await, 429);
+    assert_eq!(
+        status(via_proxy("192.0.2.99, 203.0.113.5", "127.0.0.1")).await,
+        429
+    );
+    let mut second = Sse::connect(
+        &via_proxy("203.0.113.6", "127.0.0.1"),
+        &room.events_url,
+        None,
+    )
+    .await;
+    assert_eq!(second.next(5).await.unwrap().event, "state");
+    // From an address that is not the proxy, the header changes nothing.
+    let mut direct = Sse::connect(
+        &via_proxy("203.0.113.7", "127.0.0.2"),
+        &room.events_url,
+        None,
+    )
+    .await;
+    assert_eq!(direct.next(5).await.unwrap().event, "state");
+    assert_eq!(status(via_proxy("203.0.113.8", "127.0.0.2")).await, 429);
+
+    // A setting that names no address stops the command with the reason.
+    let out = std::process::Command::new(support::bin())
+        .arg("migrate")
+        .env(
+            "COLLOQUY_DATA_DIR",
+            std::env::temp_dir().join("colloquy-bad-proxies"),
+        )
+        .env("COLLOQUY_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("trusted proxies") && err.contains("proxy.internal"),
+        "{err}"
     );
 }
 

@@ -178,7 +178,7 @@ pub(crate) async fn check_password(
     password: &str,
 ) -> Result<Result<UserRow, Refusal>, WebError> {
     let email_key = format!("email:{}", email.trim().to_lowercase());
-    let ip_key = format!("ip:{}", auth::client_ip(headers, Some(peer)));
+    let ip_key = format!("ip:{}", auth::client_ip(state, headers, Some(peer)));
     let now = colloquy_store::now();
     let since = now - colloquy_core::account::FAILURE_WINDOW;
     // An address gets more tries than an account: many members may share one.

@@ -684,6 +684,6 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let d = debate_by_path(&state, &id).await?;
     let after = resume_point(&headers, q.after.as_deref())?;
-    let ip = client_ip(&headers, Some(peer));
+    let ip = client_ip(&state, &headers, Some(peer));
     Ok(events_response(&state, &d, after, &ip).await?)
 }

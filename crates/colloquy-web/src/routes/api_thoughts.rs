@@ -132,7 +132,7 @@ async fn create_thought(
         None
     };
     let input: ThoughtInput = parse_json(&headers, &body)?;
-    let ip = auth::client_ip(&headers, Some(peer));
+    let ip = auth::client_ip(&state, &headers, Some(peer));
     let accepted = thoughts::submit(
         &state,
         who.as_ref(),

@@ -244,7 +244,7 @@ async fn register(
         .chars()
         .take(100)
         .collect();
-    live::allow_guest_registration(&state, &auth::client_ip(&headers, Some(peer)))?;
+    live::allow_guest_registration(&state, &auth::client_ip(&state, &headers, Some(peer)))?;
     let token = auth::random_token();
     match state
         .store
@@ -434,7 +434,13 @@ async fn events(
 ) -> Result<Response, WebError> {
     let d = debate_or_404(&state, &slug).await?;
     let after = resume_point(&headers, q.after.as_deref())?;
-    events_response(&state, &d, after, &auth::client_ip(&headers, Some(peer))).await
+    events_response(
+        &state,
+        &d,
+        after,
+        &auth::client_ip(&state, &headers, Some(peer)),
+    )
+    .await
 }
 
 /// A reader's Server-Sent Events stream: every event after `after`, then live ones. Counts

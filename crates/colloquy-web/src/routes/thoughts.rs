@@ -504,7 +504,7 @@ async fn submit_form(
         honeypot_filled: !f.homepage.is_empty(),
         too_fast: age.is_some_and(|a| a < min),
     };
-    let ip = auth::client_ip(&headers, Some(peer));
+    let ip = auth::client_ip(&state, &headers, Some(peer));
     match submit(&state, me.as_ref().map(|m| &m.user), &ip, input).await {
         Ok(a) if a.status == ThoughtStatus::Approved => {
             Ok(Redirect::to(&format!("{}#thought-{}", post_url(&state, &post), a.id)).into_response())
