@@ -131,27 +131,19 @@ pub fn parse_path(path: &str) -> Result<(Route, Page), Result<bool, WebError>> {
     Ok((route, page))
 }
 
-/// The hot path, taken before routing (`server.rs`) and again here: an anonymous reader's
-/// `GET` or `HEAD` of a page in the cache. Only canonical paths are ever cached, so a hit
-/// needs no parsing; a signed-in reader's post pages are theirs. Queries do not change a
-/// cached page, except on `/` (search and old WordPress links).
+/// The hot path, taken before routing (`server.rs`): an anonymous reader's `GET` or `HEAD`
+/// of a page in the cache. Only canonical paths are ever cached, so a hit needs no parsing;
+/// a signed-in reader's post pages are theirs. Queries do not change a cached page, except
+/// on `/` (search and old WordPress links). What it declines reaches [`dispatch`].
 pub fn cached_page<B>(state: &AppState, req: &axum::http::Request<B>) -> Option<Response> {
-    cached_hit(state, req.method(), req.uri(), req.headers())
-}
-
-fn cached_hit(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-) -> Option<Response> {
-    if method != Method::GET && method != Method::HEAD {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
         return None;
     }
-    let path = uri.path();
-    if path == "/" && uri.query().is_some() {
+    let path = req.uri().path();
+    if path == "/" && req.uri().query().is_some() {
         return None;
     }
+    let headers = req.headers();
     if crate::auth::cookie(headers, crate::auth::cookie_name(state)).is_some() {
         return None;
     }
@@ -192,10 +184,8 @@ pub async fn dispatch(
             }
         }
     }
+    // Anonymous cache hits were answered before routing (`cached_page`).
     let signed_in = crate::auth::cookie(&headers, crate::auth::cookie_name(&state)).is_some();
-    if let Some(hit) = cached_hit(&state, &method, &uri, &headers) {
-        return hit;
-    }
     let (route, page) = match parse_path(path) {
         Ok(r) => r,
         Err(Ok(true)) => {
