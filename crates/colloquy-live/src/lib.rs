@@ -39,11 +39,20 @@ pub enum Appended {
     Gap,
 }
 
+/// Readers are spread over this many slots, each with its own wake-up signal; a crowded room
+/// wakes them slot by slot across its wake gap instead of all at once (see [`Room::wake`]).
+pub const SLOTS: usize = 32;
+/// The least time between two waves of wake-ups within one sweep of a room's slots.
+const MIN_WAVE: Duration = Duration::from_millis(2);
+
 /// One debate's log and readers on this node.
 pub struct Room {
     id: i64,
     frames: RwLock<Vec<Bytes>>,
-    latest: watch::Sender<u64>,
+    /// One signal per slot of readers; its value is the last number it announced.
+    slots: Vec<watch::Sender<u64>>,
+    /// The slot the next reader joins (readers are dealt round the slots).
+    next_slot: AtomicUsize,
     readers: AtomicUsize,
     /// Serialises loads from the store, so two loads do not fetch the same rows twice.
     pub load_lock: tokio::sync::Mutex<()>,
@@ -52,7 +61,7 @@ pub struct Room {
     /// Set when the node shuts down: every reader's stream ends (its client reconnects to
     /// another node, or to this one after the restart, and resumes).
     closed: AtomicBool,
-    /// When readers were last woken, and whether a wake-up is already scheduled.
+    /// Whether a sweep of the slots is under way, and whether events came during it.
     pace: Mutex<Pace>,
     /// Writes per second this room's readers may cost in all (see [`Room::wake_gap`]).
     write_budget: f64,
@@ -60,14 +69,14 @@ pub struct Room {
 
 #[derive(Default)]
 struct Pace {
-    last: Option<tokio::time::Instant>,
-    scheduled: bool,
+    sweeping: bool,
+    dirty: bool,
 }
 
 /// Writes per second a room's readers may cost in all by default: each write is a system
 /// call for one reader, and a few microseconds of the machine.
 pub const WRITE_BUDGET: f64 = 80_000.0;
-/// The longest a room waits before waking its readers, however many they are.
+/// The longest a reader of a crowded room waits for its next wake-up, however many readers.
 pub const MAX_WAKE_GAP: Duration = Duration::from_millis(120);
 
 impl Room {
@@ -76,7 +85,8 @@ impl Room {
             closed: AtomicBool::new(false),
             id,
             frames: RwLock::new(Vec::new()),
-            latest: watch::channel(0).0,
+            slots: (0..SLOTS).map(|_| watch::channel(0).0).collect(),
+            next_slot: AtomicUsize::new(0),
             readers: AtomicUsize::new(0),
             load_lock: tokio::sync::Mutex::new(()),
             touched: AtomicI64::new(unix_now()),
@@ -85,55 +95,74 @@ impl Room {
         }
     }
 
-    /// The least time between two wake-ups of this room's readers: with few readers none
+    /// The least time between two wake-ups of one reader of this room: with few readers none
     /// (every event goes out at once); with many, events that arrive close together reach
     /// each reader in one write, so that a busy room with thousands of readers costs about
     /// `write_budget` writes a second instead of readers × events.
     pub fn wake_gap(&self) -> Duration {
         let gap = Duration::from_secs_f64(self.readers() as f64 / self.write_budget);
-        if gap < Duration::from_millis(2) {
+        if gap < MIN_WAVE {
             Duration::ZERO
         } else {
             gap.min(MAX_WAKE_GAP)
         }
     }
 
-    /// Wakes the readers now, or schedules one wake-up at the end of the current gap.
+    /// Tells the readers there is something new. A small room's readers are woken at once.
+    /// A crowded room's are woken in a sweep: slot after slot, spread evenly over one wake
+    /// gap, so each reader is woken at most once per gap and reached within about one gap of
+    /// any event, and the node is never handed thousands of readers at the same instant
+    /// (other work, such as a post to the room, would queue behind all of them). Events that
+    /// come during a sweep reach the slots it has not woken yet in this sweep, and the others
+    /// in the next one, which starts one gap after this one did.
     fn wake(self: &Arc<Self>) {
-        let now = tokio::time::Instant::now();
         let gap = self.wake_gap();
         let mut pace = lock(&self.pace);
-        match pace.last {
-            Some(last) if now < last + gap => {
-                if pace.scheduled {
-                    return;
+        if pace.sweeping {
+            pace.dirty = true;
+            return;
+        }
+        if gap.is_zero() {
+            drop(pace);
+            return self.wake_slots(0..SLOTS);
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            drop(pace);
+            return self.wake_slots(0..SLOTS);
+        };
+        pace.sweeping = true;
+        pace.dirty = false;
+        drop(pace);
+        let room = self.clone();
+        rt.spawn(async move { room.sweep().await });
+    }
+
+    async fn sweep(self: Arc<Self>) {
+        loop {
+            let start = tokio::time::Instant::now();
+            let gap = self.wake_gap();
+            let waves = ((gap.as_micros() / MIN_WAVE.as_micros()) as usize).clamp(1, SLOTS);
+            for w in 0..waves {
+                if w > 0 {
+                    tokio::time::sleep_until(start + gap * w as u32 / waves as u32).await;
                 }
-                let Ok(rt) = tokio::runtime::Handle::try_current() else {
-                    drop(pace);
-                    return self.wake_now();
-                };
-                pace.scheduled = true;
-                let room = self.clone();
-                rt.spawn(async move {
-                    tokio::time::sleep_until(last + gap).await;
-                    room.wake_now();
-                });
+                self.wake_slots(w * SLOTS / waves..(w + 1) * SLOTS / waves);
             }
-            _ => {
-                pace.last = Some(now);
-                drop(pace);
-                self.latest.send_replace(self.last_seq());
+            tokio::time::sleep_until(start + gap).await;
+            let mut pace = lock(&self.pace);
+            if !pace.dirty || self.closed.load(Ordering::Acquire) {
+                pace.sweeping = false;
+                return;
             }
+            pace.dirty = false;
         }
     }
 
-    fn wake_now(&self) {
-        {
-            let mut pace = lock(&self.pace);
-            pace.scheduled = false;
-            pace.last = Some(tokio::time::Instant::now());
+    fn wake_slots(&self, slots: std::ops::Range<usize>) {
+        let last = self.last_seq();
+        for s in &self.slots[slots] {
+            s.send_replace(last);
         }
-        self.latest.send_replace(self.last_seq());
     }
 
     pub fn id(&self) -> i64 {
@@ -216,14 +245,18 @@ impl Room {
     ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
         self.readers.fetch_add(1, Ordering::Relaxed);
         self.touched.store(unix_now(), Ordering::Relaxed);
+        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed) % SLOTS;
         let reader = Reader {
             room: self.clone(),
             cursor: after,
-            rx: self.latest.subscribe(),
+            rx: self.slots[slot].subscribe(),
             first,
+            last_write: tokio::time::Instant::now(),
+            quiet: None,
         };
         futures_util::stream::unfold(reader, move |mut r| async move {
             if let Some(f) = r.first.take() {
+                r.last_write = tokio::time::Instant::now();
                 return Some((Ok(f), r));
             }
             loop {
@@ -235,12 +268,30 @@ impl Room {
                 }
                 if let Some((bytes, upto)) = r.room.frames_after(r.cursor) {
                     r.cursor = upto;
+                    r.last_write = tokio::time::Instant::now();
                     return Some((Ok(bytes), r));
                 }
-                match tokio::time::timeout(keepalive, r.rx.changed()).await {
-                    Ok(Ok(())) => continue,
-                    Ok(Err(_)) => return None,
-                    Err(_) => return Some((Ok(Bytes::from_static(KEEPALIVE)), r)),
+                // The timer is set again only when it fires, not on every write: a busy
+                // reader's writes cost no timer work.
+                let due = r.last_write + keepalive;
+                let quiet = r
+                    .quiet
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+                tokio::select! {
+                    biased;
+                    changed = r.rx.changed() => match changed {
+                        Ok(()) => continue,
+                        Err(_) => return None,
+                    },
+                    () = quiet.as_mut() => {
+                        let now = tokio::time::Instant::now();
+                        if now >= due {
+                            r.last_write = now;
+                            quiet.as_mut().reset(now + keepalive);
+                            return Some((Ok(Bytes::from_static(KEEPALIVE)), r));
+                        }
+                        quiet.as_mut().reset(due);
+                    }
                 }
             }
         })
@@ -252,6 +303,9 @@ struct Reader {
     cursor: u64,
     rx: watch::Receiver<u64>,
     first: Option<Bytes>,
+    last_write: tokio::time::Instant,
+    /// Fires when the reader may have been quiet for `keepalive` (made on the first wait).
+    quiet: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Drop for Reader {
@@ -313,7 +367,9 @@ impl Hub {
         self.closed.store(true, Ordering::Release);
         for room in self.rooms() {
             room.closed.store(true, Ordering::Release);
-            room.latest.send_modify(|_| {});
+            for s in &room.slots {
+                s.send_modify(|_| {});
+            }
         }
     }
 
@@ -424,6 +480,28 @@ mod tests {
         assert_eq!(&s.next().await.unwrap().unwrap()[..], KEEPALIVE);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn keepalives_come_only_after_a_quiet_spell() {
+        let room = Arc::new(Room::new(1));
+        let t0 = tokio::time::Instant::now();
+        let mut s = Box::pin(room.subscribe(0, Duration::from_millis(100), None));
+        let r = room.clone();
+        tokio::spawn(async move {
+            for i in 1..=3 {
+                tokio::time::sleep(Duration::from_millis(60)).await;
+                r.append(i, "message", "{}");
+            }
+        });
+        for i in 1..=3 {
+            assert_eq!(ids(&s.next().await.unwrap().unwrap()), vec![i]);
+        }
+        assert_eq!(t0.elapsed(), Duration::from_millis(180));
+        assert_eq!(&s.next().await.unwrap().unwrap()[..], KEEPALIVE);
+        assert_eq!(t0.elapsed(), Duration::from_millis(280), "100 ms after the last write");
+        assert_eq!(&s.next().await.unwrap().unwrap()[..], KEEPALIVE);
+        assert_eq!(t0.elapsed(), Duration::from_millis(380));
+    }
+
     #[tokio::test]
     async fn a_long_backlog_is_split_into_bounded_writes() {
         let room = Arc::new(Room::new(1));
@@ -456,63 +534,88 @@ mod tests {
         assert!(s.next().await.is_none());
     }
 
+    /// Each of `n` waiting readers of `room`, as a task that reports its next `reads`
+    /// writes: the event numbers in each and when it came (since `t0`).
+    fn waiting_readers(
+        room: &Arc<Room>,
+        n: usize,
+        reads: usize,
+        t0: tokio::time::Instant,
+    ) -> Vec<tokio::task::JoinHandle<Vec<(Vec<u64>, Duration)>>> {
+        (0..n)
+            .map(|_| {
+                let mut s = Box::pin(room.subscribe(0, Duration::from_secs(30), None));
+                tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    for _ in 0..reads {
+                        let chunk = s.next().await.unwrap().unwrap();
+                        got.push((ids(&chunk), t0.elapsed()));
+                    }
+                    got
+                })
+            })
+            .collect()
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn a_crowded_room_wakes_its_readers_in_batches() {
+    async fn a_crowded_room_wakes_its_readers_slot_by_slot_once_per_gap() {
         let room = Arc::new(Room {
-            write_budget: 100.0, // 10 readers: a 100 ms gap
+            write_budget: 100.0, // 10 readers: a 100 ms gap, swept in 32 waves of 3.125 ms
             ..Room::new(1)
         });
-        let mut streams: Vec<_> = (0..10)
-            .map(|_| Box::pin(room.subscribe(0, Duration::from_secs(30), None)))
-            .collect();
+        let t0 = tokio::time::Instant::now();
+        let readers = waiting_readers(&room, 10, 3, t0);
+        tokio::task::yield_now().await; // every reader is waiting
         assert_eq!(room.wake_gap(), Duration::from_millis(100));
-        room.append(1, "message", "{}");
-        let mut first = streams.remove(0);
-        assert_eq!(
-            ids(&first.next().await.unwrap().unwrap()),
-            vec![1],
-            "the first goes at once"
-        );
-        // The reader waits; four events arrive close together; it is woken once, after the gap.
-        let waiting = tokio::spawn(async move {
-            let got = ids(&first.next().await.unwrap().unwrap());
-            (got, tokio::time::Instant::now())
-        });
-        tokio::task::yield_now().await;
-        let start = tokio::time::Instant::now();
-        for i in 2..=5 {
+        // Five events at once: reader i (slot i) gets all five in one write, i waves later.
+        for i in 1..=5 {
             room.append(i, "message", "{}");
         }
-        let (got, at) = waiting.await.unwrap();
-        assert_eq!(
-            got,
-            vec![2, 3, 4, 5],
-            "what came meanwhile goes in one write"
-        );
-        assert!(at - start >= Duration::from_millis(99), "{:?}", at - start);
-        for s in streams.iter_mut() {
-            let got = ids(&s.next().await.unwrap().unwrap());
-            assert_eq!(
-                got,
-                vec![1, 2, 3, 4, 5],
-                "a reader polled late gets it all at once"
-            );
-        }
-        let mut s = Box::pin(room.subscribe(5, Duration::from_secs(30), None));
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Mid-sweep (every reader's slot already woken), one more event.
+        tokio::time::sleep_until(t0 + Duration::from_millis(50)).await;
         room.append(6, "message", "{}");
-        let t = tokio::time::Instant::now();
-        assert_eq!(ids(&s.next().await.unwrap().unwrap()), vec![6]);
-        assert!(
-            t.elapsed() < Duration::from_millis(1),
-            "after a quiet spell there is no wait"
-        );
-        drop(streams);
+        // After a quiet spell, the next event goes to the first slot at once.
+        tokio::time::sleep_until(t0 + Duration::from_secs(1)).await;
+        room.append(7, "message", "{}");
+        for (i, r) in readers.into_iter().enumerate() {
+            let got = r.await.unwrap();
+            let wave = Duration::from_micros(3125) * i as u32;
+            assert_eq!(got[0].0, vec![1, 2, 3, 4, 5], "reader {i}: one write");
+            assert!(
+                got[0].1 >= wave && got[0].1 <= wave + Duration::from_millis(1),
+                "reader {i} was woken in its wave: {:?}",
+                got[0].1
+            );
+            assert_eq!(got[1].0, vec![6], "reader {i}");
+            assert!(
+                got[1].1 >= Duration::from_millis(100) + wave
+                    && got[1].1 <= Duration::from_millis(101) + wave,
+                "reader {i} was woken once per gap, in the next sweep: {:?}",
+                got[1].1
+            );
+            assert_eq!(got[2].0, vec![7], "reader {i}");
+            let late = got[2].1 - Duration::from_secs(1);
+            assert!(late <= wave + Duration::from_millis(1), "reader {i}: {late:?}");
+        }
         assert_eq!(
             Room::new(2).wake_gap(),
             Duration::ZERO,
             "no readers, no wait"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_small_room_wakes_every_reader_at_once() {
+        let room = Arc::new(Room::new(1));
+        let t0 = tokio::time::Instant::now();
+        let readers = waiting_readers(&room, 40, 1, t0);
+        tokio::task::yield_now().await;
+        assert_eq!(room.wake_gap(), Duration::ZERO);
+        room.append(1, "message", "{}");
+        for r in readers {
+            let got = r.await.unwrap();
+            assert_eq!(got[0], (vec![1], Duration::ZERO));
+        }
     }
 
     #[test]
