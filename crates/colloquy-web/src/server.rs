@@ -2,6 +2,11 @@
 //! router, except one kind: an anonymous reader's `GET` of a page the cache holds is answered
 //! here, from bytes and headers prepared when the page was rendered, without routing or
 //! middleware (that work cost as much as the rest of serving such a page).
+//!
+//! A connection whose answer turns out to be an event stream (a debate room's readers, who
+//! stay for hours and are woken together by the thousand) is handed over to a stream thread
+//! once its answer has begun: the HTTP threads then carry only short requests, so a post to
+//! a crowded room, or any page, never queues behind the room's readers.
 
 use crate::{metrics, SharedState};
 use axum::body::Body;
@@ -10,7 +15,14 @@ use axum::http::Request;
 use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use futures_util::FutureExt;
 use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -47,6 +59,9 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let router = router.clone();
         let state = state.clone();
+        // Set once this connection answers with an event stream.
+        let streaming = Arc::new(AtomicBool::new(false));
+        let mark = streaming.clone();
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let started = Instant::now();
             match crate::routes::cached_page(&state, &req) {
@@ -56,35 +71,151 @@ pub async fn serve(
                 }
                 None => {
                     req.extensions_mut().insert(ConnectInfo(peer));
-                    Either::Right(router.clone().oneshot(req.map(Body::new)))
+                    let mark = mark.clone();
+                    Either::Right(router.clone().oneshot(req.map(Body::new)).map(move |r| {
+                        if let Ok(res) = &r {
+                            if is_event_stream(res) {
+                                mark.store(true, Ordering::Release);
+                            }
+                        }
+                        r
+                    }))
                 }
             }
         });
-        let mut stop = stop.clone();
+        let stop = stop.clone();
         let open = open_tx.subscribe();
         tokio::spawn(async move {
-            let _open = open;
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(tcp), service);
-            tokio::pin!(conn);
+            let mut conn: Pin<Box<_>> = Box::pin(conn);
+            // Serve here until the connection ends, or until its answer is an event stream.
+            let until_stream = std::future::poll_fn(|cx| match conn.as_mut().poll(cx) {
+                Poll::Ready(r) => Poll::Ready(Some(r)),
+                Poll::Pending if streaming.load(Ordering::Acquire) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            });
+            let mut watch_stop = stop.clone();
             let stopping = async move {
-                let _ = stop.wait_for(|s| *s).await;
+                let _ = watch_stop.wait_for(|s| *s).await;
             };
-            let result = tokio::select! {
-                r = conn.as_mut() => r,
+            let ended = tokio::select! {
+                r = until_stream => r,
                 () = stopping => {
                     conn.as_mut().graceful_shutdown();
-                    conn.await
+                    Some(conn.as_mut().await)
                 }
             };
-            if let Err(e) = result {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            match ended {
+                Some(result) => log_end(result, peer),
+                // The stream (its socket stays registered with this thread's poller) goes on
+                // on a stream thread, which also keeps the connection counted as open.
+                None => {
+                    stream_threads().spawn(finish(conn, stop, peer, open));
+                }
             }
         });
     }
     drop(listener);
     open_tx.closed().await;
     Ok(())
+}
+
+/// Whether an answer is a Server-Sent Events stream.
+fn is_event_stream(res: &axum::response::Response) -> bool {
+    res.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+/// Serves a connection to its end, shutting it down gracefully when the node stops.
+async fn finish<C>(
+    mut conn: Pin<Box<C>>,
+    mut stop: watch::Receiver<bool>,
+    peer: SocketAddr,
+    open: watch::Receiver<()>,
+) where
+    C: Future<Output = hyper::Result<()>> + GracefulShutdown + ?Sized,
+{
+    let _open = open;
+    let stopping = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = stopping => {
+            conn.as_mut().shutdown_gracefully();
+            conn.as_mut().await
+        }
+    };
+    log_end(result, peer);
+}
+
+/// hyper's graceful shutdown, for a connection behind a `Pin<Box<_>>`.
+trait GracefulShutdown {
+    fn shutdown_gracefully(self: Pin<&mut Self>);
+}
+
+impl<I, S> GracefulShutdown for hyper::server::conn::http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S::ResBody: hyper::body::Body + 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn shutdown_gracefully(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+fn log_end(result: hyper::Result<()>, peer: SocketAddr) {
+    if let Err(e) = result {
+        tracing::debug!(error = %e, %peer, "connection ended with an error");
+    }
+}
+
+/// The threads that carry event streams: one single-threaded runtime per core, started on
+/// first use and kept for the life of the process; streams are dealt round them.
+struct StreamThreads {
+    handles: Vec<tokio::runtime::Handle>,
+    next: AtomicUsize,
+}
+
+impl StreamThreads {
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F) {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
+        self.handles[i].spawn(f);
+    }
+}
+
+fn stream_threads() -> &'static StreamThreads {
+    static THREADS: OnceLock<StreamThreads> = OnceLock::new();
+    THREADS.get_or_init(|| {
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 64);
+        let handles = (0..n)
+            .map(|i| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for event streams");
+                let handle = rt.handle().clone();
+                std::thread::Builder::new()
+                    .name(format!("streams-{i}"))
+                    .spawn(move || rt.block_on(std::future::pending::<()>()))
+                    .expect("a thread for event streams");
+                handle
+            })
+            .collect();
+        StreamThreads {
+            handles,
+            next: AtomicUsize::new(0),
+        }
+    })
 }
