@@ -497,7 +497,11 @@ mod tests {
         }
         assert_eq!(t0.elapsed(), Duration::from_millis(180));
         assert_eq!(&s.next().await.unwrap().unwrap()[..], KEEPALIVE);
-        assert_eq!(t0.elapsed(), Duration::from_millis(280), "100 ms after the last write");
+        assert_eq!(
+            t0.elapsed(),
+            Duration::from_millis(280),
+            "100 ms after the last write"
+        );
         assert_eq!(&s.next().await.unwrap().unwrap()[..], KEEPALIVE);
         assert_eq!(t0.elapsed(), Duration::from_millis(380));
     }
@@ -595,7 +599,10 @@ mod tests {
             );
             assert_eq!(got[2].0, vec![7], "reader {i}");
             let late = got[2].1 - Duration::from_secs(1);
-            assert!(late <= wave + Duration::from_millis(1), "reader {i}: {late:?}");
+            assert!(
+                late <= wave + Duration::from_millis(1),
+                "reader {i}: {late:?}"
+            );
         }
         assert_eq!(
             Room::new(2).wake_gap(),
