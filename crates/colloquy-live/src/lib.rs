@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -63,6 +63,14 @@ pub struct Room {
     closed: AtomicBool,
     /// Whether a sweep of the slots is under way, and whether events came during it.
     pace: Mutex<Pace>,
+    /// The clock of `woken`: nanoseconds since this instant.
+    epoch: tokio::time::Instant,
+    /// When each slot was last woken.
+    woken: Vec<AtomicU64>,
+    /// The longest a woken reader waited for its thread since the last sweep (ns).
+    late: AtomicU64,
+    /// That figure for the last sweep that ended (ns), for [`Room::lateness`].
+    last_late: AtomicU64,
     /// Writes per second this room's readers may cost in all (see [`Room::wake_gap`]).
     write_budget: f64,
 }
@@ -91,8 +99,22 @@ impl Room {
             load_lock: tokio::sync::Mutex::new(()),
             touched: AtomicI64::new(unix_now()),
             pace: Mutex::new(Pace::default()),
+            epoch: tokio::time::Instant::now(),
+            woken: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            late: AtomicU64::new(0),
+            last_late: AtomicU64::new(0),
             write_budget: WRITE_BUDGET,
         }
+    }
+
+    fn clock(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// How late this room's readers ran after being woken, at worst, in the last sweep (a
+    /// crowded room only; zero otherwise).
+    pub fn lateness(&self) -> Duration {
+        Duration::from_nanos(self.last_late.load(Ordering::Relaxed))
     }
 
     /// The least time between two wake-ups of one reader of this room: with few readers none
@@ -149,6 +171,8 @@ impl Room {
                 self.wake_slots(w * SLOTS / waves..(w + 1) * SLOTS / waves);
             }
             tokio::time::sleep_until(start + gap).await;
+            self.last_late
+                .store(self.late.swap(0, Ordering::Relaxed), Ordering::Relaxed);
             let mut pace = lock(&self.pace);
             if !pace.dirty || self.closed.load(Ordering::Acquire) {
                 pace.sweeping = false;
@@ -160,8 +184,10 @@ impl Room {
 
     fn wake_slots(&self, slots: std::ops::Range<usize>) {
         let last = self.last_seq();
-        for s in &self.slots[slots] {
-            s.send_replace(last);
+        let now = self.clock();
+        for i in slots {
+            self.woken[i].store(now, Ordering::Relaxed);
+            self.slots[i].send_replace(last);
         }
     }
 
@@ -250,6 +276,7 @@ impl Room {
             room: self.clone(),
             cursor: after,
             rx: self.slots[slot].subscribe(),
+            slot,
             first,
             last_write: tokio::time::Instant::now(),
             quiet: None,
@@ -280,7 +307,12 @@ impl Room {
                 tokio::select! {
                     biased;
                     changed = r.rx.changed() => match changed {
-                        Ok(()) => continue,
+                        Ok(()) => {
+                            let room = &r.room;
+                            let woken = room.woken[r.slot].load(Ordering::Relaxed);
+                            room.late.fetch_max(room.clock().saturating_sub(woken), Ordering::Relaxed);
+                            continue;
+                        }
                         Err(_) => return None,
                     },
                     () = quiet.as_mut() => {
@@ -302,6 +334,7 @@ struct Reader {
     room: Arc<Room>,
     cursor: u64,
     rx: watch::Receiver<u64>,
+    slot: usize,
     first: Option<Bytes>,
     last_write: tokio::time::Instant,
     /// Fires when the reader may have been quiet for `keepalive` (made on the first wait).
@@ -538,6 +571,9 @@ mod tests {
         assert!(s.next().await.is_none());
     }
 
+    /// What a reader got in each write, and when.
+    type Reads = Vec<(Vec<u64>, Duration)>;
+
     /// Each of `n` waiting readers of `room`, as a task that reports its next `reads`
     /// writes: the event numbers in each and when it came (since `t0`).
     fn waiting_readers(
@@ -545,7 +581,7 @@ mod tests {
         n: usize,
         reads: usize,
         t0: tokio::time::Instant,
-    ) -> Vec<tokio::task::JoinHandle<Vec<(Vec<u64>, Duration)>>> {
+    ) -> Vec<tokio::task::JoinHandle<Reads>> {
         (0..n)
             .map(|_| {
                 let mut s = Box::pin(room.subscribe(0, Duration::from_secs(30), None));
@@ -608,6 +644,27 @@ mod tests {
             Room::new(2).wake_gap(),
             Duration::ZERO,
             "no readers, no wait"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sweep_reports_how_late_woken_readers_ran() {
+        let room = Arc::new(Room {
+            write_budget: 100.0, // one reader: a 10 ms gap, so a sweep
+            ..Room::new(1)
+        });
+        let mut s = Box::pin(room.subscribe(0, Duration::from_secs(30), None));
+        tokio::select! { biased; _ = s.next() => panic!("nothing to read yet"), () = std::future::ready(()) => {} }
+        room.append(1, "message", "{}");
+        tokio::task::yield_now().await; // the sweep wakes the reader's slot
+                                        // The thread is busy for 30 ms before the woken reader gets to run.
+        tokio::time::advance(Duration::from_millis(30)).await;
+        assert_eq!(ids(&s.next().await.unwrap().unwrap()), vec![1]);
+        tokio::time::sleep(Duration::from_millis(20)).await; // the sweep has ended
+        let late = room.lateness();
+        assert!(
+            late >= Duration::from_millis(30) && late < Duration::from_millis(31),
+            "{late:?}"
         );
     }
 

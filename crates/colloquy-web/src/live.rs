@@ -850,6 +850,10 @@ pub async fn check_rooms(state: &SharedState, report: bool) {
         let readers: usize = rooms.iter().map(|r| r.readers()).sum();
         metrics::gauge!("debate_readers").set(readers as f64);
         metrics::gauge!("debate_rooms_held").set(rooms.len() as f64);
+        // How long woken readers waited for their thread at worst (crowded rooms only): a
+        // busy node's rooms widen their wake gap while this is high.
+        let late = rooms.iter().map(|r| r.lateness()).max().unwrap_or_default();
+        metrics::gauge!("debate_reader_lateness_seconds").set(late.as_secs_f64());
     }
     for room in rooms {
         if let Err(e) = load(state, &room).await {
