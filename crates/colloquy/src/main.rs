@@ -2,6 +2,9 @@
 
 mod config;
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use colloquy_core::user::NewAccount;
