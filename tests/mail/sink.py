@@ -72,7 +72,9 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     sink = Sink(a.dir, a.reject_domain.lower(), a.count_only)
-    c = Controller(sink, hostname="127.0.0.1", port=a.port)
+    # A loaded machine (a whole test suite on two cores) can take longer than aiosmtpd's
+    # default 5 s to bring its server thread up.
+    c = Controller(sink, hostname="127.0.0.1", port=a.port, ready_timeout=60)
     c.start()
     print("ready", flush=True)
     stop = asyncio.Event()

@@ -390,11 +390,24 @@ impl SmtpSink {
         if let Some(d) = reject_domain {
             cmd.args(["--reject-domain", d]);
         }
-        let mut child = cmd.spawn().unwrap();
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+        // The sink can fail to come up (its port taken in the meantime by another test's
+        // listener, a start-up timeout on a loaded machine): try a few times.
+        let mut child = None;
+        for attempt in 1..=3 {
+            let mut c = cmd.spawn().unwrap();
+            let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+            if line.trim() == "ready" {
+                child = Some(c);
+                break;
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+            eprintln!("the SMTP sink on port {port} did not start (attempt {attempt})");
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        let child = child.expect("the SMTP sink did not start after 3 attempts");
         SmtpSink { port, dir, child }
     }
 
