@@ -98,7 +98,11 @@ impl Store {
             )));
         };
         let opts = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            // SQLite too: each connection has its own thread, so with fewer connections
+            // than requests in flight, requests wait for a connection while the processor
+            // idles (8 connections served the uncached post page ~25 % slower than 16;
+            // connections open as needed, so idle memory does not grow).
+            .max_connections(16)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
             // A local SQLite file cannot drop a connection; pinging it before every use cost
