@@ -144,11 +144,11 @@ impl Room {
             pace.dirty = true;
             return;
         }
-        if gap.is_zero() {
-            drop(pace);
-            return self.wake_slots(0..SLOTS);
-        }
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        // A small room, or no runtime to pace a sweep on: every slot at once.
+        let rt = (!gap.is_zero())
+            .then(tokio::runtime::Handle::try_current)
+            .and_then(Result::ok);
+        let Some(rt) = rt else {
             drop(pace);
             return self.wake_slots(0..SLOTS);
         };
@@ -656,8 +656,9 @@ mod tests {
         let mut s = Box::pin(room.subscribe(0, Duration::from_secs(30), None));
         tokio::select! { biased; _ = s.next() => panic!("nothing to read yet"), () = std::future::ready(()) => {} }
         room.append(1, "message", "{}");
-        tokio::task::yield_now().await; // the sweep wakes the reader's slot
-                                        // The thread is busy for 30 ms before the woken reader gets to run.
+        // The sweep wakes the reader's slot; the thread is then busy for 30 ms before the
+        // woken reader gets to run.
+        tokio::task::yield_now().await;
         tokio::time::advance(Duration::from_millis(30)).await;
         assert_eq!(ids(&s.next().await.unwrap().unwrap()), vec![1]);
         tokio::time::sleep(Duration::from_millis(20)).await; // the sweep has ended

@@ -91,7 +91,8 @@ pub async fn serve(
                 .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(tcp), service);
             let mut conn: Pin<Box<_>> = Box::pin(conn);
-            // Serve here until the connection ends, or until its answer is an event stream.
+            // Serve here until the connection ends, its answer is an event stream, or the
+            // node stops.
             let until_stream = std::future::poll_fn(|cx| match conn.as_mut().poll(cx) {
                 Poll::Ready(r) => Poll::Ready(Some(r)),
                 Poll::Pending if streaming.load(Ordering::Acquire) => Poll::Ready(None),
@@ -101,20 +102,20 @@ pub async fn serve(
             let stopping = async move {
                 let _ = watch_stop.wait_for(|s| *s).await;
             };
-            let ended = tokio::select! {
-                r = until_stream => r,
-                () = stopping => {
-                    conn.as_mut().graceful_shutdown();
-                    Some(conn.as_mut().await)
-                }
+            let is_stream = tokio::select! {
+                r = until_stream => match r {
+                    Some(result) => return log_end(result, peer),
+                    None => true,
+                },
+                () = stopping => false,
             };
-            match ended {
-                Some(result) => log_end(result, peer),
+            let rest = finish(conn, stop, peer, open);
+            if is_stream {
                 // The stream (its socket stays registered with this thread's poller) goes on
                 // on a stream thread, which also keeps the connection counted as open.
-                None => {
-                    stream_threads().spawn(finish(conn, stop, peer, open));
-                }
+                stream_threads().spawn(rest);
+            } else {
+                rest.await;
             }
         });
     }
