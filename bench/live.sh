@@ -7,9 +7,11 @@
 #   (d) a storm of STORM forced disconnects resumed with Last-Event-ID during a busy phase,
 #       then every client must hold exactly seqs 1..=last (no gap, no duplicate)
 # Usage: bash bench/live.sh
-# Env: SUBSCRIBERS=10000 SECONDS=20 (or DURATION) RATE=20 POSTERS=8 STORM=1000
+# Env: SUBSCRIBERS=10000 SECONDS=20 (or DURATION) RATE=20 RATE_POSTERS=1 POSTERS=8 STORM=1000
 #      STORM_MODE=push|rate STORM_RATE=200 STORM_POSTERS=$POSTERS STORM_SECONDS=$SECONDS
 #      RUNS="rate push storm" BACKEND=sqlite|postgres RAMP=500 DRAIN=30 CHECK_JSON=1
+#      ARRIVAL=1 (also report post-to-arrival: kernel receive timestamps, without the
+#      generator's own delay in reading; one more system call per read)
 #      SKIP_BUILD=1 BIN=path/to/colloquy LOADGEN=path/to/live-loadgen KEEP=1 STRICT=1
 #      SERVER_ENV="COLLOQUY_X=y ..." (extra server environment; the server gets
 #      COLLOQUY_DEBATE_STREAMS_PER_IP=0, no per-address stream cap, unless this sets it)
@@ -21,6 +23,7 @@ if printenv SECONDS >/dev/null 2>&1; then DURATION=${DURATION:-$SECONDS}; fi
 DURATION=${DURATION:-20}
 SUBSCRIBERS=${SUBSCRIBERS:-10000}
 RATE=${RATE:-20}
+RATE_POSTERS=${RATE_POSTERS:-1}
 POSTERS=${POSTERS:-8}
 STORM=${STORM:-1000}
 STORM_MODE=${STORM_MODE:-push}
@@ -138,6 +141,7 @@ loadgen() {
   new_debate "$name"
   local extra=()
   [ "${CHECK_JSON:-0}" = 1 ] && extra+=(--check-json)
+  [ "${ARRIVAL:-0}" = 1 ] && extra+=(--arrival-times)
   local limit=$((${DURATION%.*} + ${STORM_SECONDS%.*} + DRAIN + 400))
   echo "== run $name: $*"
   set +e
@@ -149,6 +153,8 @@ loadgen() {
   grep -v '^{' "$TMP/$name.out" || true
   grep '^{' "$TMP/$name.out" | tail -n1 >"$TMP/$name.json" || true
   STATUS+=("$name=$rc")
+  # The server's own figures for the run (request times by route, room lateness), kept with KEEP=1.
+  curl -fs "$BASE/metrics" >"$TMP/$name.metrics" 2>/dev/null || true
   [ "$rc" = 0 ] || echo "run $name exited $rc" >&2
   kill -0 "$SERVER_PID" 2>/dev/null || { echo "the server died; log:" >&2; tail -30 "$TMP/server.log" >&2; exit 2; }
   sleep 2 # let the server drop the closed streams before the next run
@@ -156,7 +162,7 @@ loadgen() {
 
 for r in $RUNS; do
   case "$r" in
-    rate) loadgen rate --mode rate --rate "$RATE" --posters 1 --seconds "$DURATION" ;;
+    rate) loadgen rate --mode rate --rate "$RATE" --posters "$RATE_POSTERS" --seconds "$DURATION" ;;
     push) loadgen push --mode push --posters "$POSTERS" --seconds "$DURATION" ;;
     storm)
       if [ "$STORM_MODE" = rate ]; then

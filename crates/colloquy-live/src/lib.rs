@@ -71,8 +71,45 @@ pub struct Room {
     late: AtomicU64,
     /// That figure for the last sweep that ended (ns), for [`Room::lateness`].
     last_late: AtomicU64,
+    /// This sweep's wake gap (ns), and how many readers it woke, of whom how many ran more
+    /// than a sixth and more than a third of it late (the pacer's signal).
+    sweep_gap: AtomicU64,
+    lateness_counts: [AtomicU64; 3],
     /// Writes per second this room's readers may cost in all (see [`Room::wake_gap`]).
     write_budget: f64,
+    /// How fast writers to a crowded room get their answers (see [`Room::answer_delay`]).
+    pacer: Mutex<Pacer>,
+}
+
+/// The answer pacer of a crowded room: a token bucket whose rate follows how late the
+/// room's readers run, much as TCP's congestion window follows losses. It starts at
+/// `PACER_START` answers per wake gap and grows by a quarter per sweep that ran on time
+/// (up to the last rate that proved too fast, then by one answer per gap per sweep) while
+/// at most 10 % of the readers a sweep wakes run more than a sixth of a gap late; a sweep
+/// in which more than 10 % ran more than a third of a gap late cuts it to 85 % of what
+/// writers were sending, and the two sweeps after a cut do not count (readers that were
+/// late take a sweep or two to catch up). Counting late readers rather than taking the
+/// latest one keeps a single slow connection from throttling a room.
+struct Pacer {
+    /// Answers per second (0 until the room is first crowded).
+    rate: f64,
+    /// The rate above which readers last ran late: slow growth beyond it.
+    ceiling: f64,
+    tokens: f64,
+    at: tokio::time::Instant,
+    /// Events appended since the last sweep ended.
+    appended: u32,
+    /// Sweeps still to pass before lateness counts again.
+    hold: u8,
+}
+
+/// How late the readers a sweep woke ran: how many were woken, how many ran more than a
+/// sixth of the wake gap late, and how many more than a third.
+#[derive(Debug, Clone, Copy, Default)]
+struct Lateness {
+    woken: u64,
+    some: u64,
+    many: u64,
 }
 
 #[derive(Default)]
@@ -84,6 +121,14 @@ struct Pace {
 /// Writes per second a room's readers may cost in all by default: each write is a system
 /// call for one reader, and a few microseconds of the machine.
 pub const WRITE_BUDGET: f64 = 80_000.0;
+/// A crowded room's pacer starts at this many answers per wake gap.
+const PACER_START: f64 = 8.0;
+/// Answers a crowded room's pacer lets through at once.
+const PACER_BURST: f64 = 8.0;
+/// The pacer's slowest rate: this many answers per wake gap.
+const PACER_FLOOR: f64 = 4.0;
+/// The longest an answer waits for the pacer.
+pub const MAX_ANSWER_DELAY: Duration = Duration::from_secs(1);
 /// The longest a reader of a crowded room waits for its next wake-up, however many readers.
 pub const MAX_WAKE_GAP: Duration = Duration::from_millis(120);
 
@@ -103,7 +148,86 @@ impl Room {
             woken: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
             late: AtomicU64::new(0),
             last_late: AtomicU64::new(0),
+            sweep_gap: AtomicU64::new(0),
+            lateness_counts: Default::default(),
             write_budget: WRITE_BUDGET,
+            pacer: Mutex::new(Pacer {
+                rate: 0.0,
+                ceiling: f64::INFINITY,
+                tokens: PACER_BURST,
+                at: tokio::time::Instant::now(),
+                appended: 0,
+                hold: 0,
+            }),
+        }
+    }
+
+    /// How long the answer to a write just appended to this room should wait. A crowded
+    /// room whose readers run late (many woken readers waiting for their thread more than
+    /// a third of a wake gap; see [`Pacer`]) slows its writers' answers, so that a client posting as fast
+    /// as it is answered posts no faster than this node reaches the room's readers. The
+    /// event itself is not held: it is stored and on its way when its answer waits.
+    pub fn answer_delay(&self) -> Duration {
+        let gap = self.wake_gap();
+        if gap.is_zero() {
+            return Duration::ZERO;
+        }
+        let mut p = lock(&self.pacer);
+        let now = tokio::time::Instant::now();
+        if p.rate == 0.0 {
+            p.rate = PACER_START / gap.as_secs_f64();
+            p.at = now;
+        }
+        let elapsed = now.saturating_duration_since(p.at).as_secs_f64();
+        p.at = now;
+        p.tokens = (p.tokens + elapsed * p.rate).min(PACER_BURST) - 1.0;
+        if p.tokens >= 0.0 {
+            return Duration::ZERO;
+        }
+        Duration::from_secs_f64((-p.tokens / p.rate).min(MAX_ANSWER_DELAY.as_secs_f64()))
+    }
+
+    /// After a sweep: the pacer's rate follows the sweep's lateness.
+    fn pace_answers(&self, gap: Duration, late: Lateness) {
+        let mut p = lock(&self.pacer);
+        let per_gap = 1.0 / gap.as_secs_f64();
+        let seen = p.appended as f64 * per_gap;
+        p.appended = 0;
+        if p.rate == 0.0 {
+            return; // nobody has written since the room became crowded
+        }
+        if p.hold > 0 {
+            p.hold -= 1;
+        } else if late.many * 10 > late.woken {
+            // A sweep late with nothing written during it was late for another reason (a
+            // crowd reconnecting, say): cut from the allowed rate then.
+            let sent = if seen > 0.0 { seen.min(p.rate) } else { p.rate };
+            p.ceiling = sent * 0.85;
+            p.rate = p.ceiling.max(PACER_FLOOR * per_gap);
+            p.hold = 2;
+        } else if late.some * 10 <= late.woken {
+            p.rate = if p.rate < p.ceiling {
+                (p.rate * 1.25).min(p.ceiling)
+            } else {
+                p.rate + per_gap
+            };
+            // Stay within reach of what writers actually send, so that a burst after a
+            // quiet spell meets a rate that can still slow it.
+            p.rate = p.rate.min(seen * 1.5 + PACER_BURST * per_gap);
+        }
+    }
+
+    /// A woken reader got to run `ns` after its slot was woken.
+    fn note_lateness(&self, ns: u64) {
+        self.late.fetch_max(ns, Ordering::Relaxed);
+        let gap = self.sweep_gap.load(Ordering::Relaxed);
+        let [woken, some, many] = &self.lateness_counts;
+        woken.fetch_add(1, Ordering::Relaxed);
+        if ns > gap / 6 {
+            some.fetch_add(1, Ordering::Relaxed);
+            if ns > gap / 3 {
+                many.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -163,6 +287,8 @@ impl Room {
         loop {
             let start = tokio::time::Instant::now();
             let gap = self.wake_gap();
+            self.sweep_gap
+                .store(gap.as_nanos() as u64, Ordering::Relaxed);
             let waves = ((gap.as_micros() / MIN_WAVE.as_micros()) as usize).clamp(1, SLOTS);
             for w in 0..waves {
                 if w > 0 {
@@ -171,8 +297,13 @@ impl Room {
                 self.wake_slots(w * SLOTS / waves..(w + 1) * SLOTS / waves);
             }
             tokio::time::sleep_until(start + gap).await;
-            self.last_late
-                .store(self.late.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+            let late = self.late.swap(0, Ordering::Relaxed);
+            self.last_late.store(late, Ordering::Relaxed);
+            let [woken, some, many] = self
+                .lateness_counts
+                .each_ref()
+                .map(|c| c.swap(0, Ordering::Relaxed));
+            self.pace_answers(gap, Lateness { woken, some, many });
             let mut pace = lock(&self.pace);
             if !pace.dirty || self.closed.load(Ordering::Acquire) {
                 pace.sweeping = false;
@@ -223,6 +354,7 @@ impl Room {
         }
         frames.push(frame(seq, kind, data));
         drop(frames);
+        lock(&self.pacer).appended += 1;
         self.wake();
         Appended::Added
     }
@@ -310,7 +442,7 @@ impl Room {
                         Ok(()) => {
                             let room = &r.room;
                             let woken = room.woken[r.slot].load(Ordering::Relaxed);
-                            room.late.fetch_max(room.clock().saturating_sub(woken), Ordering::Relaxed);
+                            room.note_lateness(room.clock().saturating_sub(woken));
                             continue;
                         }
                         Err(_) => return None,
@@ -681,6 +813,133 @@ mod tests {
             let got = r.await.unwrap();
             assert_eq!(got[0], (vec![1], Duration::ZERO));
         }
+    }
+
+    /// Answers until the pacer holds one; returns how long that one waits.
+    fn first_held(room: &Room) -> (usize, Duration) {
+        for free in 0..1000 {
+            let wait = room.answer_delay();
+            if !wait.is_zero() {
+                return (free, wait);
+            }
+        }
+        panic!("the pacer never held an answer");
+    }
+
+    fn close_to(a: Duration, b: Duration) -> bool {
+        a.abs_diff(b) < Duration::from_micros(50)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_small_room_answers_every_writer_at_once() {
+        let room = Arc::new(Room::new(1));
+        let _readers: Vec<_> = (0..40)
+            .map(|_| Box::pin(room.subscribe(0, Duration::from_secs(30), None)))
+            .collect();
+        for _ in 0..1000 {
+            assert_eq!(room.answer_delay(), Duration::ZERO);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crowded_rooms_answers_slow_down_when_its_readers_run_late() {
+        let room = Arc::new(Room {
+            write_budget: 100.0, // 10 readers: a 100 ms gap
+            ..Room::new(1)
+        });
+        let _readers: Vec<_> = (0..10)
+            .map(|_| Box::pin(room.subscribe(0, Duration::from_secs(30), None)))
+            .collect();
+        let gap = room.wake_gap();
+        assert_eq!(gap, Duration::from_millis(100));
+        // It starts at 8 answers a gap (80/s), with a burst of 8 answered at once.
+        let (free, wait) = first_held(&room);
+        assert_eq!(free, 8);
+        assert!(close_to(wait, Duration::from_micros(12_500)), "{wait:?}");
+        // A sweep in which writers appended `appended` events and `late` of the ten
+        // readers ran `late_ms` late (the others on time).
+        let sweep_with = |room: &Room, appended: u32, late_ms: u64, late: usize| {
+            lock(&room.pacer).appended = appended;
+            room.sweep_gap
+                .store(gap.as_nanos() as u64, Ordering::Relaxed);
+            for i in 0..10 {
+                let ms = if i < late { late_ms } else { 0 };
+                room.note_lateness(Duration::from_millis(ms).as_nanos() as u64);
+            }
+            let [woken, some, many] = room
+                .lateness_counts
+                .each_ref()
+                .map(|c| c.swap(0, Ordering::Relaxed));
+            room.pace_answers(gap, Lateness { woken, some, many });
+        };
+        let sweep =
+            |room: &Room, appended: u32, late_ms: u64| sweep_with(room, appended, late_ms, 10);
+        // Sweeps on time: it grows by a quarter a sweep, but no further than writers could
+        // use (half again what they sent, plus a burst a gap).
+        sweep(&room, 100, 0);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(
+            close_to(first_held(&room).1, Duration::from_millis(10)),
+            "100/s"
+        );
+        sweep(&room, 0, 0);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(
+            close_to(first_held(&room).1, Duration::from_micros(12_500)),
+            "80/s"
+        );
+        // Writers sent 20 events in a sweep whose readers ran 40 ms late: 85 % of the
+        // lower of what was sent and what was allowed, 68/s.
+        sweep(&room, 20, 40);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let (free, wait) = first_held(&room);
+        assert_eq!(free, 8, "a quiet second refills the burst");
+        assert!(
+            close_to(wait, Duration::from_secs_f64(1.0 / 68.0)),
+            "{wait:?}"
+        );
+        // The two sweeps after a cut do not count, however late.
+        sweep(&room, 20, 90);
+        sweep(&room, 20, 90);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(close_to(
+            first_held(&room).1,
+            Duration::from_secs_f64(1.0 / 68.0)
+        ));
+        // On time again: at the rate that proved too fast, it grows by one answer a gap.
+        sweep(&room, 20, 5);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(close_to(
+            first_held(&room).1,
+            Duration::from_secs_f64(1.0 / 78.0)
+        ));
+        // Between a sixth and a third of a gap late: it keeps its rate.
+        sweep(&room, 20, 20);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(close_to(
+            first_held(&room).1,
+            Duration::from_secs_f64(1.0 / 78.0)
+        ));
+        // One reader of ten far behind, the others on time: not enough to cut (a single
+        // slow connection does not throttle a room); it grows.
+        sweep_with(&room, 20, 91, 1);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(close_to(
+            first_held(&room).1,
+            Duration::from_secs_f64(1.0 / 88.0)
+        ));
+        // However late, never below 4 answers a gap (40/s).
+        sweep(&room, 1, 60);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(close_to(first_held(&room).1, Duration::from_millis(25)));
+        // Writers that keep on at once wait longer and longer, but never more than a second.
+        let mut last = Duration::ZERO;
+        for _ in 0..200 {
+            let wait = room.answer_delay();
+            assert!(wait >= last && wait <= MAX_ANSWER_DELAY, "{wait:?}");
+            last = wait;
+        }
+        assert_eq!(last, MAX_ANSWER_DELAY);
     }
 
     #[test]

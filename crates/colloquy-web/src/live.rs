@@ -384,6 +384,15 @@ async fn checked_post(
     match state.store.post_debate_message(&m).await? {
         Ok((row, ev)) => {
             publish(state, d.id, &ev);
+            // A crowded room whose readers run late slows its writers' answers (the event
+            // is stored and on its way; only the answer waits).
+            if let Some(room) = state.live.hub.get(d.id) {
+                let wait = room.answer_delay();
+                if !wait.is_zero() {
+                    metrics::counter!("debate_answers_paced_total").increment(1);
+                    tokio::time::sleep(wait).await;
+                }
+            }
             Ok((row, ev))
         }
         Err(r) => Err(refused(r)),

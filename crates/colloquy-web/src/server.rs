@@ -20,7 +20,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -179,44 +179,23 @@ fn log_end(result: hyper::Result<()>, peer: SocketAddr) {
     }
 }
 
-/// The threads that carry event streams: one single-threaded runtime per core, started on
-/// first use and kept for the life of the process; streams are dealt round them.
-struct StreamThreads {
-    handles: Vec<tokio::runtime::Handle>,
-    next: AtomicUsize,
-}
-
-impl StreamThreads {
-    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F) {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
-        self.handles[i].spawn(f);
-    }
-}
-
-fn stream_threads() -> &'static StreamThreads {
-    static THREADS: OnceLock<StreamThreads> = OnceLock::new();
+/// The threads that carry event streams: one multi-threaded runtime with a worker per core,
+/// started on first use and kept for the life of the process. (One single-threaded runtime
+/// per core, with streams dealt round them, left one core's readers tens of milliseconds
+/// behind whenever the system scheduler crowded that thread; a shared runtime lets an idle
+/// worker take over.)
+fn stream_threads() -> &'static tokio::runtime::Runtime {
+    static THREADS: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     THREADS.get_or_init(|| {
         let n = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
             .clamp(1, 64);
-        let handles = (0..n)
-            .map(|i| {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a runtime for event streams");
-                let handle = rt.handle().clone();
-                std::thread::Builder::new()
-                    .name(format!("streams-{i}"))
-                    .spawn(move || rt.block_on(std::future::pending::<()>()))
-                    .expect("a thread for event streams");
-                handle
-            })
-            .collect();
-        StreamThreads {
-            handles,
-            next: AtomicUsize::new(0),
-        }
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .thread_name("streams")
+            .enable_all()
+            .build()
+            .expect("a runtime for event streams")
     })
 }

@@ -57,6 +57,16 @@ impl ChunkedDecoder {
     /// consumed: all of them unless the body ended inside `input` (then the rest is whatever
     /// follows the body on the connection, e.g. the next pipelined response).
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, ChunkError> {
+        self.decode_with(input, |data| out.extend_from_slice(data))
+    }
+
+    /// As [`ChunkedDecoder::decode`], but hands each run of body bytes to `out` in place
+    /// (no copy).
+    pub fn decode_with(
+        &mut self,
+        input: &[u8],
+        mut out: impl FnMut(&[u8]),
+    ) -> Result<usize, ChunkError> {
         let mut i = 0;
         while i < input.len() {
             match self.state {
@@ -89,7 +99,7 @@ impl ChunkedDecoder {
                 }
                 State::Data(remaining) => {
                     let take = remaining.min((input.len() - i) as u64) as usize;
-                    out.extend_from_slice(&input[i..i + take]);
+                    out(&input[i..i + take]);
                     i += take;
                     let left = remaining - take as u64;
                     self.state = if left == 0 {

@@ -34,6 +34,9 @@ Tuning:
   --resume header|query resume with Last-Event-ID (default) or ?after=
   --subscriber-auth     send the bearer token on event-stream requests too
   --check-json          parse every event's JSON and check seq/type against id/event
+  --arrival-times       also report post-to-arrival (kernel receive timestamps): the
+                        latency without the generator's own delay in reading (one more
+                        system call per read)
   --io-timeout S        connect/response timeout (default 10)
   --seed N              storm choice seed
   --quiet               no progress lines
@@ -116,6 +119,7 @@ fn parse(args: &[String]) -> Result<Cmd, String> {
         "verify",
         "subscriber-auth",
         "check-json",
+        "arrival-times",
         "quiet",
         "selftest",
         "help",
@@ -169,6 +173,7 @@ fn parse(args: &[String]) -> Result<Cmd, String> {
             "resume",
             "subscriber-auth",
             "check-json",
+            "arrival-times",
             "io-timeout",
             "seed",
             "quiet",
@@ -273,6 +278,7 @@ fn parse(args: &[String]) -> Result<Cmd, String> {
     };
     cfg.subscriber_auth = has("subscriber-auth");
     cfg.check_json = has("check-json");
+    cfg.arrival_times = has("arrival-times");
     cfg.quiet = has("quiet");
     if let Some(v) = num("seed", get("seed"))? {
         cfg.seed = v;

@@ -76,6 +76,10 @@ pub struct Config {
     pub subscriber_auth: bool,
     /// Parse every event's JSON and check `seq`/`type` against `id:`/`event:`.
     pub check_json: bool,
+    /// Also measure post-to-arrival: when each read's bytes reached this machine's socket
+    /// (the kernel's receive timestamp), which leaves out how long the generator itself took
+    /// to come round to reading them. Costs one more system call per read.
+    pub arrival_times: bool,
     pub io_timeout: Duration,
     /// No progress lines on stderr.
     pub quiet: bool,
@@ -106,6 +110,7 @@ impl Config {
             resume: ResumeBy::Header,
             subscriber_auth: false,
             check_json: false,
+            arrival_times: false,
             io_timeout: Duration::from_secs(10),
             quiet: false,
             seed: 0x5eed,
@@ -176,6 +181,8 @@ struct Local {
     no_seq: u64,
     json_bad: u64,
     hist: Histogram,
+    /// Post to kernel arrival (with `arrival_times`).
+    arrive: Histogram,
     json_err: Option<String>,
 }
 
@@ -191,7 +198,7 @@ impl Local {
         s.json_bad.store(self.json_bad, Relaxed);
     }
 
-    fn on_event(&mut self, ev: Event<'_>, now_ns: u64, check_json: bool) {
+    fn on_event(&mut self, ev: Event<'_>, now_ns: u64, arrived_ns: Option<u64>, check_json: bool) {
         let Some(seq) = ev.id.and_then(parse_u64).or_else(|| json_seq(ev.data)) else {
             self.no_seq += 1;
             return;
@@ -217,6 +224,9 @@ impl Local {
             if let Some(sent) = bench_nanos(ev.data) {
                 self.bench += 1;
                 self.hist.record(now_ns.saturating_sub(sent) / 1000);
+                if let Some(at) = arrived_ns {
+                    self.arrive.record(at.saturating_sub(sent) / 1000);
+                }
             }
         }
     }
@@ -275,6 +285,9 @@ async fn open_events(
             .await
             .map_err(|e| (format!("connect: {e}"), None))?;
         let _ = s.set_nodelay(true);
+        if cfg.arrival_times {
+            enable_timestamps(&s);
+        }
         let url = &cfg.events_url;
         let target = match (resume, cfg.resume) {
             (Some(n), ResumeBy::Query) => url.target_with_query("after", &n.to_string()),
@@ -313,7 +326,6 @@ async fn open_events(
 
 struct StreamDecoder {
     chunked: Option<ChunkedDecoder>,
-    body: Vec<u8>,
     sse: SseParser,
 }
 
@@ -321,7 +333,6 @@ impl StreamDecoder {
     fn new(kind: BodyKind) -> Self {
         StreamDecoder {
             chunked: (kind == BodyKind::Chunked).then(ChunkedDecoder::new),
-            body: Vec::new(),
             sse: SseParser::new(),
         }
     }
@@ -330,9 +341,9 @@ impl StreamDecoder {
     fn feed(&mut self, input: &[u8], mut f: impl FnMut(Event<'_>)) -> Result<bool, String> {
         match &mut self.chunked {
             Some(d) => {
-                self.body.clear();
-                d.decode(input, &mut self.body).map_err(|e| e.to_string())?;
-                self.sse.feed(&self.body, &mut f);
+                let sse = &mut self.sse;
+                d.decode_with(input, |data| sse.feed(data, &mut f))
+                    .map_err(|e| e.to_string())?;
                 Ok(d.is_done())
             }
             None => {
@@ -358,7 +369,7 @@ async fn read_events(
     let check = cfg.check_json;
     if !leftover.is_empty() {
         let now = unix_nanos();
-        match dec.feed(&leftover, |ev| local.on_event(ev, now, check)) {
+        match dec.feed(&leftover, |ev| local.on_event(ev, now, None, check)) {
             Ok(false) => {}
             Ok(true) => return Outcome::Closed("event stream ended".into()),
             Err(e) => return Outcome::Closed(e),
@@ -379,11 +390,11 @@ async fn read_events(
             _ = &mut notified => {
                 notified.set(me.notify.notified());
             }
-            r = stream.read(rbuf) => match r {
-                Ok(0) => return Outcome::Closed("server closed the event stream".into()),
-                Ok(n) => {
+            r = read_some(&mut stream, rbuf, cfg.arrival_times) => match r {
+                Ok((0, _)) => return Outcome::Closed("server closed the event stream".into()),
+                Ok((n, arrived)) => {
                     let now = unix_nanos();
-                    let r = dec.feed(&rbuf[..n], |ev| local.on_event(ev, now, check));
+                    let r = dec.feed(&rbuf[..n], |ev| local.on_event(ev, now, arrived, check));
                     local.publish(me);
                     match r {
                         Ok(false) => {}
@@ -397,13 +408,79 @@ async fn read_events(
     }
 }
 
+/// One read; with `arrival`, also the kernel's receive timestamp of the bytes read (Unix ns).
+async fn read_some(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    arrival: bool,
+) -> std::io::Result<(usize, Option<u64>)> {
+    if !arrival {
+        return stream.read(buf).await.map(|n| (n, None));
+    }
+    use std::os::fd::AsRawFd;
+    let fd = stream.as_raw_fd();
+    stream
+        .async_io(tokio::io::Interest::READABLE, || {
+            let mut iov = libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: buf.len(),
+            };
+            let mut control = [0u64; 16];
+            // SAFETY: a zeroed msghdr is valid; its pointers are set to live buffers below.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&control) as _;
+            // SAFETY: fd is this stream's open socket; msg points at buffers that outlive
+            // the call.
+            let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+            if n < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let mut at = None;
+            // SAFETY: the control buffer was filled by the kernel; the CMSG macros walk it
+            // within msg_controllen.
+            unsafe {
+                let mut c = libc::CMSG_FIRSTHDR(&msg);
+                while !c.is_null() {
+                    if (*c).cmsg_level == libc::SOL_SOCKET
+                        && (*c).cmsg_type == libc::SCM_TIMESTAMPNS
+                    {
+                        let t: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                        at = Some(t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64);
+                    }
+                    c = libc::CMSG_NXTHDR(&msg, c);
+                }
+            }
+            Ok((n as usize, at))
+        })
+        .await
+}
+
+/// Asks the kernel to stamp each received segment with its arrival time.
+fn enable_timestamps(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a plain setsockopt on this stream's socket with an int option.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as _,
+        );
+    }
+}
+
 async fn subscriber(
     cfg: Arc<Config>,
     addr: SocketAddr,
     me: Arc<SubState>,
     shared: Arc<Shared>,
     jitter_seed: u64,
-) -> (Histogram, Option<String>) {
+) -> (Histogram, Histogram, Option<String>) {
     let mut local = Local::default();
     let mut rbuf = vec![0u8; READ_BUF];
     let mut failures: u32 = 0;
@@ -461,7 +538,7 @@ async fn subscriber(
         }
     }
     local.publish(&me);
-    (local.hist, local.json_err)
+    (local.hist, local.arrive, local.json_err)
 }
 
 fn xorshift(s: &mut u64) -> u64 {
@@ -666,6 +743,10 @@ pub struct Report {
     pub latency_p99_ms: f64,
     pub latency_max_ms: f64,
     pub latency_mean_ms: f64,
+    /// Post to kernel arrival at the generator's socket (`--arrival-times`), p50/p99.
+    pub arrival_count: u64,
+    pub arrival_p50_ms: f64,
+    pub arrival_p99_ms: f64,
     pub events_total: u64,
     pub gap_events: u64,
     pub missing_seqs: u64,
@@ -738,6 +819,9 @@ impl Report {
             "latency_p99_ms": self.latency_p99_ms,
             "latency_max_ms": self.latency_max_ms,
             "latency_mean_ms": self.latency_mean_ms,
+            "arrival_count": self.arrival_count,
+            "arrival_p50_ms": self.arrival_p50_ms,
+            "arrival_p99_ms": self.arrival_p99_ms,
             "events_total": self.events_total,
             "gap_events": self.gap_events,
             "missing_seqs": self.missing_seqs,
@@ -806,6 +890,12 @@ impl Report {
             self.latency_p50_ms, self.latency_p90_ms, self.latency_p99_ms, self.latency_max_ms,
             self.latency_count
         );
+        if self.arrival_count > 0 {
+            s += &format!(
+                "post-to-arrival          p50 {:.2} ms, p99 {:.2} ms (kernel receive time, before the generator read it)\n",
+                self.arrival_p50_ms, self.arrival_p99_ms
+            );
+        }
         s += &format!(
             "sequence                 last seq {} (was {} before the phase); {} events; {} gaps ({} seqs missing), {} duplicates, {} without seq{}\n",
             self.last_seq, self.seq_before_phase, self.events_total, self.gap_events,
@@ -899,7 +989,8 @@ pub async fn run(cfg: Config) -> Result<Report, String> {
     let n = cfg.subscribers;
     let subs: Arc<Vec<Arc<SubState>>> =
         Arc::new((0..n).map(|_| Arc::new(SubState::default())).collect());
-    let mut handles: Vec<JoinHandle<(Histogram, Option<String>)>> = Vec::with_capacity(n);
+    let mut handles: Vec<JoinHandle<(Histogram, Histogram, Option<String>)>> =
+        Vec::with_capacity(n);
     let t_connect = Instant::now();
     let connect_deadline = t_connect + cfg.connect_deadline;
     let step = cfg.ramp.max(1);
@@ -1050,11 +1141,13 @@ pub async fn run(cfg: Config) -> Result<Report, String> {
         s.notify.notify_one();
     }
     let mut lat = Histogram::new();
+    let mut arrive = Histogram::new();
     let mut json_err = None;
     for h in handles {
         match tokio::time::timeout(Duration::from_secs(10), h).await {
-            Ok(Ok((hist, je))) => {
+            Ok(Ok((hist, arr, je))) => {
                 lat.merge(&hist);
+                arrive.merge(&arr);
                 if json_err.is_none() {
                     json_err = je;
                 }
@@ -1147,6 +1240,9 @@ pub async fn run(cfg: Config) -> Result<Report, String> {
         latency_p99_ms: ms(lat.quantile(0.99)),
         latency_max_ms: ms(lat.max()),
         latency_mean_ms: r2(lat.mean() / 1000.0),
+        arrival_count: arrive.count(),
+        arrival_p50_ms: ms(arrive.quantile(0.5)),
+        arrival_p99_ms: ms(arrive.quantile(0.99)),
         events_total: sum(&subs, |s| s.events.load(Relaxed)),
         gap_events: sum(&subs, |s| s.gap_events.load(Relaxed)),
         missing_seqs: sum(&subs, |s| s.missing.load(Relaxed)),
