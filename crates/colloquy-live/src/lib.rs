@@ -163,10 +163,11 @@ impl Room {
     }
 
     /// How long the answer to a write just appended to this room should wait. A crowded
-    /// room whose readers run late (many woken readers waiting for their thread more than
-    /// a third of a wake gap; see [`Pacer`]) slows its writers' answers, so that a client posting as fast
-    /// as it is answered posts no faster than this node reaches the room's readers. The
-    /// event itself is not held: it is stored and on its way when its answer waits.
+    /// room whose readers run late (many woken readers waiting for their thread more than a
+    /// third of a wake gap; see [`Pacer`]) slows its writers' answers, so that a client
+    /// posting as fast as it is answered posts no faster than this node reaches the room's
+    /// readers. The event itself is not held: it is stored and on its way when its answer
+    /// waits.
     pub fn answer_delay(&self) -> Duration {
         let gap = self.wake_gap();
         if gap.is_zero() {
@@ -226,6 +227,15 @@ impl Room {
                 many.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// The counts [`Room::note_lateness`] kept since the last call, and starts again.
+    fn take_lateness(&self) -> Lateness {
+        let [woken, some, many] = self
+            .lateness_counts
+            .each_ref()
+            .map(|c| c.swap(0, Ordering::Relaxed));
+        Lateness { woken, some, many }
     }
 
     fn clock(&self) -> u64 {
@@ -296,11 +306,7 @@ impl Room {
             tokio::time::sleep_until(start + gap).await;
             let late = self.late.swap(0, Ordering::Relaxed);
             self.last_late.store(late, Ordering::Relaxed);
-            let [woken, some, many] = self
-                .lateness_counts
-                .each_ref()
-                .map(|c| c.swap(0, Ordering::Relaxed));
-            self.pace_answers(gap, Lateness { woken, some, many });
+            self.pace_answers(gap, self.take_lateness());
             let mut pace = lock(&self.pace);
             if !pace.dirty || self.closed.load(Ordering::Acquire) {
                 pace.sweeping = false;
@@ -863,11 +869,7 @@ mod tests {
                 let ms = if i < late { late_ms } else { 0 };
                 room.note_lateness(Duration::from_millis(ms).as_nanos() as u64);
             }
-            let [woken, some, many] = room
-                .lateness_counts
-                .each_ref()
-                .map(|c| c.swap(0, Ordering::Relaxed));
-            room.pace_answers(gap, Lateness { woken, some, many });
+            room.pace_answers(gap, room.take_lateness());
         };
         let sweep =
             |room: &Room, appended: u32, late_ms: u64| sweep_with(room, appended, late_ms, 10);

@@ -112,7 +112,7 @@ pub async fn serve(
             let rest = finish(conn, stop, peer, open);
             if is_stream {
                 // The stream (its socket stays registered with this thread's poller) goes on
-                // on a stream thread, which also keeps the connection counted as open.
+                // on the stream runtime, which also keeps the connection counted as open.
                 stream_threads().spawn(rest);
             } else {
                 rest.await;
