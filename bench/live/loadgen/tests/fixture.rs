@@ -66,6 +66,31 @@ async fn rate_mode_exact_delivery_and_latency() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrival_times_come_from_the_kernel_and_precede_each_read() {
+    let (base, _room) = start(Opts::default()).await;
+    let mut c = config(&base, 50);
+    c.posters = 1;
+    c.rate = 40.0;
+    c.seconds = 1.0;
+    c.verify = true;
+    c.arrival_times = true;
+    let r = run(c.clone()).await.unwrap();
+    eprintln!("{}", r.to_text());
+    assert_eq!(r.fatal, None);
+    assert_eq!((r.clients_exact, r.clients_failed), (50, 0));
+    // Every timed delivery also has its arrival time, and a byte arrives before it is read.
+    assert_eq!(r.arrival_count, r.latency_count);
+    assert!(r.arrival_count > 0);
+    assert!(r.arrival_p50_ms > 0.0 && r.arrival_p50_ms <= r.latency_p50_ms);
+    assert!(r.arrival_p99_ms <= r.latency_p99_ms);
+    assert_eq!(r.to_json()["arrival_count"], r.arrival_count);
+    // Off by default: no second histogram.
+    c.arrival_times = false;
+    let r = run(c).await.unwrap();
+    assert_eq!((r.clients_exact, r.arrival_count), (50, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storm_with_last_event_id_verifies() {
     let (base, _room) = start(Opts {
         crlf: true,
