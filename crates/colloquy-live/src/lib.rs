@@ -71,12 +71,16 @@ pub struct Room {
     late: AtomicU64,
     /// That figure for the last sweep that ended (ns), for [`Room::lateness`].
     last_late: AtomicU64,
-    /// This sweep's wake gap (ns), and how many readers it woke, of whom how many ran more
-    /// than a sixth and more than a third of it late (the pacer's signal).
+    /// This sweep's usual (unstretched) wake gap (ns), and how many readers it woke, of whom
+    /// how many ran more than a sixth and more than a third of that gap late (the pacer's
+    /// signal).
     sweep_gap: AtomicU64,
     lateness_counts: [AtomicU64; 3],
     /// Writes per second this room's readers may cost in all (see [`Room::wake_gap`]).
     write_budget: f64,
+    /// Whether the wake gap is stretched now, and by what factor it then is (see [`Pacer`]).
+    stretched: AtomicBool,
+    stretch: f64,
     /// How fast writers to a crowded room get their answers (see [`Room::answer_delay`]).
     pacer: Mutex<Pacer>,
 }
@@ -85,11 +89,21 @@ pub struct Room {
 /// room's readers run, much as TCP's congestion window follows losses. It starts at
 /// `PACER_START` answers per wake gap and grows by a quarter per sweep that ran on time
 /// (up to the last rate that proved too fast, then by one answer per gap per sweep) while
-/// at most 10 % of the readers a sweep wakes run more than a sixth of a gap late; a sweep
-/// in which more than 10 % ran more than a third of a gap late cuts it by 15 %, and the two
-/// sweeps after a cut do not count (readers that were late take a sweep or two to catch
-/// up). Counting late readers rather than taking the latest one keeps a single slow
-/// connection from throttling a room.
+/// at most 10 % of the readers a sweep wakes run more than a sixth of a gap late.
+///
+/// A sweep in which more than 10 % ran more than a third of a gap late cuts the rate by
+/// 15 %, except in a busy room (writers sent at least `PACER_START` events per usual gap)
+/// whose gap is not stretched yet: there it first stretches the wake gap by `STRETCH`.
+/// Each reader is then written to a little less often, with more events in each write;
+/// most of a node's cost of reaching a reader is per write, whatever it carries, so a
+/// slightly longer gap buys a room much more throughput than it costs its readers in
+/// latency. Either way the two sweeps after it do not count (readers that were late take a
+/// sweep or two to catch up). The gap gets its usual length back at the first sweep in
+/// which the room is not busy. Lateness is always measured against the usual gap: a
+/// stretched gap has already spent some of the readers' latency.
+///
+/// Counting late readers rather than taking the latest one keeps a single slow connection
+/// from throttling a room.
 struct Pacer {
     /// Answers per second (0 until the room is first crowded).
     rate: f64,
@@ -129,8 +143,12 @@ const PACER_BURST: f64 = 8.0;
 const PACER_FLOOR: f64 = 4.0;
 /// The longest an answer waits for the pacer.
 pub const MAX_ANSWER_DELAY: Duration = Duration::from_secs(1);
-/// The longest a reader of a crowded room waits for its next wake-up, however many readers.
+/// The longest a reader of a crowded room waits for its next wake-up, however many readers,
+/// while the node keeps up.
 pub const MAX_WAKE_GAP: Duration = Duration::from_millis(120);
+/// How much longer a busy crowded room whose readers run late makes its wake gap (see
+/// [`Pacer`]): 120 ms becomes 135 ms.
+pub const STRETCH: f64 = 1.125;
 
 impl Room {
     fn new(id: i64) -> Self {
@@ -151,6 +169,8 @@ impl Room {
             sweep_gap: AtomicU64::new(0),
             lateness_counts: Default::default(),
             write_budget: WRITE_BUDGET,
+            stretched: AtomicBool::new(false),
+            stretch: STRETCH,
             pacer: Mutex::new(Pacer {
                 rate: 0.0,
                 ceiling: f64::INFINITY,
@@ -188,7 +208,8 @@ impl Room {
         Duration::from_secs_f64((-p.tokens / p.rate).min(MAX_ANSWER_DELAY.as_secs_f64()))
     }
 
-    /// After a sweep: the pacer's rate follows the sweep's lateness.
+    /// After a sweep: the wake gap's stretch and the pacer's rate follow the sweep's
+    /// lateness (see [`Pacer`]).
     fn pace_answers(&self, gap: Duration, late: Lateness) {
         let mut p = lock(&self.pacer);
         let per_gap = 1.0 / gap.as_secs_f64();
@@ -197,11 +218,25 @@ impl Room {
         if p.rate == 0.0 {
             return; // nobody has written since the room became crowded
         }
+        let stretched = self.stretched.load(Ordering::Relaxed);
+        let usual_per_gap = if stretched {
+            per_gap * self.stretch
+        } else {
+            per_gap
+        };
+        let busy = seen >= PACER_START * usual_per_gap;
+        if !busy {
+            self.stretched.store(false, Ordering::Relaxed);
+        }
         if p.hold > 0 {
             p.hold -= 1;
         } else if late.many * 10 > late.woken {
-            p.ceiling = p.rate * 0.85;
-            p.rate = p.ceiling.max(PACER_FLOOR * per_gap);
+            if busy && !stretched && self.stretch > 1.0 {
+                self.stretched.store(true, Ordering::Relaxed);
+            } else {
+                p.ceiling = p.rate * 0.85;
+                p.rate = p.ceiling.max(PACER_FLOOR * per_gap);
+            }
             p.hold = 2;
         } else if late.some * 10 <= late.woken {
             p.rate = if p.rate < p.ceiling {
@@ -252,7 +287,21 @@ impl Room {
     /// (every event goes out at once); with many, events that arrive close together reach
     /// each reader in one write, so that a busy room with thousands of readers costs about
     /// `write_budget` writes a second instead of readers × events.
+    /// A busy room whose readers run late stretches it (see [`Pacer`]).
     pub fn wake_gap(&self) -> Duration {
+        self.stretched_gap(self.usual_gap())
+    }
+
+    fn stretched_gap(&self, usual: Duration) -> Duration {
+        if self.stretched.load(Ordering::Relaxed) {
+            usual.mul_f64(self.stretch)
+        } else {
+            usual
+        }
+    }
+
+    /// The wake gap before any stretch.
+    fn usual_gap(&self) -> Duration {
         let gap = Duration::from_secs_f64(self.readers() as f64 / self.write_budget);
         if gap < MIN_WAVE {
             Duration::ZERO
@@ -293,9 +342,10 @@ impl Room {
     async fn sweep(self: Arc<Self>) {
         loop {
             let start = tokio::time::Instant::now();
-            let gap = self.wake_gap();
+            let usual = self.usual_gap();
+            let gap = self.stretched_gap(usual);
             self.sweep_gap
-                .store(gap.as_nanos() as u64, Ordering::Relaxed);
+                .store(usual.as_nanos() as u64, Ordering::Relaxed);
             let waves = ((gap.as_micros() / MIN_WAVE.as_micros()) as usize).clamp(1, SLOTS);
             for w in 0..waves {
                 if w > 0 {
@@ -844,35 +894,47 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_crowded_rooms_answers_slow_down_when_its_readers_run_late() {
+    /// The end of a sweep of a room of ten readers in which writers appended `appended`
+    /// events and `late` of the readers ran `late_ms` late (the others on time).
+    fn sweep_with(room: &Room, appended: u32, late_ms: u64, late: usize) {
+        lock(&room.pacer).appended = appended;
+        room.sweep_gap
+            .store(room.usual_gap().as_nanos() as u64, Ordering::Relaxed);
+        for i in 0..10 {
+            let ms = if i < late { late_ms } else { 0 };
+            room.note_lateness(Duration::from_millis(ms).as_nanos() as u64);
+        }
+        room.pace_answers(room.wake_gap(), room.take_lateness());
+    }
+
+    /// `sweep_with` in which every reader ran `late_ms` late.
+    fn sweep(room: &Room, appended: u32, late_ms: u64) {
+        sweep_with(room, appended, late_ms, 10)
+    }
+
+    /// A room of ten waiting readers with a 100 ms wake gap, stretched by `stretch` when
+    /// busy and late.
+    fn crowded_room(stretch: f64) -> (Arc<Room>, Vec<impl Stream>) {
         let room = Arc::new(Room {
             write_budget: 100.0, // 10 readers: a 100 ms gap
+            stretch,
             ..Room::new(1)
         });
-        let _readers: Vec<_> = (0..10)
+        let readers = (0..10)
             .map(|_| Box::pin(room.subscribe(0, Duration::from_secs(30), None)))
             .collect();
-        let gap = room.wake_gap();
-        assert_eq!(gap, Duration::from_millis(100));
+        assert_eq!(room.wake_gap(), Duration::from_millis(100));
+        (room, readers)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crowded_rooms_answers_slow_down_when_its_readers_run_late() {
+        // The pacer alone (no stretch).
+        let (room, _readers) = crowded_room(1.0);
         // It starts at 8 answers a gap (80/s), with a burst of 8 answered at once.
         let (free, wait) = first_held(&room);
         assert_eq!(free, 8);
         assert!(close_to(wait, Duration::from_micros(12_500)), "{wait:?}");
-        // A sweep in which writers appended `appended` events and `late` of the ten
-        // readers ran `late_ms` late (the others on time).
-        let sweep_with = |room: &Room, appended: u32, late_ms: u64, late: usize| {
-            lock(&room.pacer).appended = appended;
-            room.sweep_gap
-                .store(gap.as_nanos() as u64, Ordering::Relaxed);
-            for i in 0..10 {
-                let ms = if i < late { late_ms } else { 0 };
-                room.note_lateness(Duration::from_millis(ms).as_nanos() as u64);
-            }
-            room.pace_answers(gap, room.take_lateness());
-        };
-        let sweep =
-            |room: &Room, appended: u32, late_ms: u64| sweep_with(room, appended, late_ms, 10);
         // Sweeps on time: it grows by a quarter a sweep, but no further than writers could
         // use (half again what they sent, plus a burst a gap).
         sweep(&room, 100, 0);
@@ -942,6 +1004,61 @@ mod tests {
             last = wait;
         }
         assert_eq!(last, MAX_ANSWER_DELAY);
+        assert_eq!(
+            room.wake_gap(),
+            Duration::from_millis(100),
+            "never stretched"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_crowded_room_stretches_its_gap_before_it_slows_writers() {
+        let (room, _readers) = crowded_room(STRETCH);
+        let (free, _) = first_held(&room); // the pacer starts: 80/s
+        assert_eq!(free, 8);
+        // A busy sweep (20 events, at least 8 a gap) whose readers all ran 40 ms late: the
+        // gap is stretched by an eighth and writers keep their rate.
+        sweep(&room, 20, 40);
+        assert_eq!(room.wake_gap(), Duration::from_micros(112_500));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(close_to(first_held(&room).1, Duration::from_micros(12_500)));
+        // The two sweeps after it do not count; the next late one, the gap being stretched
+        // already, cuts the rate by 15 % (68/s).
+        sweep(&room, 20, 90);
+        sweep(&room, 20, 90);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(close_to(first_held(&room).1, Duration::from_micros(12_500)));
+        sweep(&room, 20, 40);
+        assert_eq!(room.wake_gap(), Duration::from_micros(112_500));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(close_to(
+            first_held(&room).1,
+            Duration::from_secs_f64(1.0 / 68.0)
+        ));
+        // Lateness counts against the usual gap: after the two sweeps' grace, a sweep 35 ms
+        // late (over a third of 100 ms, though not of 112.5) cuts again, to 57.8/s.
+        sweep(&room, 20, 35);
+        sweep(&room, 20, 35);
+        sweep(&room, 20, 35);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(close_to(
+            first_held(&room).1,
+            Duration::from_secs_f64(1.0 / 57.8)
+        ));
+        // A sweep that is not busy (7 events in 112.5 ms: under 8 a usual gap) brings the
+        // usual gap back, late or not.
+        sweep(&room, 7, 0);
+        assert_eq!(room.wake_gap(), Duration::from_millis(100));
+        // In a room that is not busy, lateness (once the cut's grace is over) slows writers
+        // instead of stretching the gap.
+        sweep(&room, 2, 0);
+        sweep(&room, 2, 60);
+        assert_eq!(room.wake_gap(), Duration::from_millis(100));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(close_to(
+            first_held(&room).1,
+            Duration::from_secs_f64(1.0 / (57.8 * 0.85))
+        ));
     }
 
     #[test]

@@ -179,11 +179,32 @@ fn log_end(result: hyper::Result<()>, peer: SocketAddr) {
     }
 }
 
+/// How much lower than the rest of the process the stream threads run (a Unix nice value).
+/// Writing to thousands of readers is bulk work that can always go on a moment later; a
+/// post, a page or a database answer waiting for a core behind it cannot (on a saturated
+/// node, a post reaches a crowded room's readers sooner with it; see bench/live/README.md).
+const STREAM_NICE: i32 = 5;
+
+/// Lowers the calling thread's scheduling priority by `STREAM_NICE` from where it is (on
+/// Linux, `nice` acts on the calling thread). Lowering one's own priority needs no
+/// privilege; if it fails anyway, the thread keeps its priority, which only makes readers
+/// slower to be written to under load.
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: nice takes a plain integer and touches no memory of ours.
+        if unsafe { libc::nice(STREAM_NICE) } == -1 {
+            // -1 may also be the new nice value itself; then this is a stale error.
+            tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower a stream thread's priority");
+        }
+    }
+}
+
 /// The threads that carry event streams: one multi-threaded runtime with a worker per core,
-/// started on first use and kept for the life of the process. (One single-threaded runtime
-/// per core, with streams dealt round them, left one core's readers tens of milliseconds
-/// behind whenever the system scheduler crowded that thread; a shared runtime lets an idle
-/// worker take over.)
+/// at a lower priority than the rest (see `STREAM_NICE`), started on first use and kept for
+/// the life of the process. (One single-threaded runtime per core, with streams dealt round
+/// them, left one core's readers tens of milliseconds behind whenever the system scheduler
+/// crowded that thread; a shared runtime lets an idle worker take over.)
 fn stream_threads() -> &'static tokio::runtime::Runtime {
     static THREADS: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     THREADS.get_or_init(|| {
@@ -194,8 +215,33 @@ fn stream_threads() -> &'static tokio::runtime::Runtime {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(n)
             .thread_name("streams")
+            .on_thread_start(yield_to_requests)
             .enable_all()
             .build()
             .expect("a runtime for event streams")
     })
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn own_nice() -> i32 {
+        // SAFETY: getpriority reads the calling thread's nice value (`who` 0).
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+    }
+
+    #[test]
+    fn event_streams_run_below_the_priority_of_requests() {
+        let here = own_nice();
+        let (tx, rx) = std::sync::mpsc::channel();
+        stream_threads().spawn(async move { tx.send(own_nice()).unwrap() });
+        let there = rx.recv().unwrap();
+        assert_eq!(
+            there,
+            (here + STREAM_NICE).min(19),
+            "a stream thread's nice value"
+        );
+        assert_eq!(own_nice(), here, "other threads keep theirs");
+    }
 }
