@@ -859,10 +859,13 @@ pub async fn check_rooms(state: &SharedState, report: bool) {
         let readers: usize = rooms.iter().map(|r| r.readers()).sum();
         metrics::gauge!("debate_readers").set(readers as f64);
         metrics::gauge!("debate_rooms_held").set(rooms.len() as f64);
-        // How long woken readers waited for their thread at worst (crowded rooms only): a
-        // busy node's rooms widen their wake gap while this is high.
+        // How long woken readers waited for their thread at worst (crowded rooms only), and
+        // the longest wake gap (a busy room whose readers run late stretches its gap, then
+        // slows its writers).
         let late = rooms.iter().map(|r| r.lateness()).max().unwrap_or_default();
         metrics::gauge!("debate_reader_lateness_seconds").set(late.as_secs_f64());
+        let gap = rooms.iter().map(|r| r.wake_gap()).max().unwrap_or_default();
+        metrics::gauge!("debate_wake_gap_seconds").set(gap.as_secs_f64());
     }
     for room in rooms {
         if let Err(e) = load(state, &room).await {
