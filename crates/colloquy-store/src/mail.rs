@@ -256,13 +256,23 @@ impl Store {
         Ok(())
     }
 
-    /// A permanent refusal (5xx) from the receiving server: no more mail to this address.
-    pub async fn mark_bounced(&self, email: &str) -> Result<()> {
+    /// A permanent refusal (5xx) of a delivery by the receiving server: the delivery is
+    /// rejected and its address marked bounced (no more mail to it), in one transaction, so
+    /// the two are never seen apart.
+    pub async fn mail_refused(&self, d: &Delivery, error: &str) -> Result<()> {
+        let error: String = error.chars().take(1000).collect();
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE mail_deliveries SET status = 'rejected', last_error = $1, locked_until = NULL WHERE id = $2")
+            .bind(&error)
+            .bind(d.id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE subscribers SET status = 'bounced', updated_at = $1 WHERE email = $2")
             .bind(now())
-            .bind(email)
-            .execute(&self.pool)
+            .bind(&d.to_email)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -531,11 +531,7 @@ async fn deliver(state: &SharedState, d: Delivery, pre: &Prefetched) -> Option<i
             Ok(()) => return Some(d.id),
             Err(SendError::Permanent(e)) => {
                 tracing::warn!(error = %e, "the receiving server refused this address for good");
-                let r = state.store.mail_failed(&d, &e, true).await;
-                if r.is_ok() {
-                    let _ = state.store.mark_bounced(&d.to_email).await;
-                }
-                r
+                state.store.mail_refused(&d, &e).await
             }
             Err(SendError::Invalid(e)) => state.store.mail_failed(&d, &e, true).await,
             Err(SendError::Transient(e)) => {
