@@ -260,11 +260,9 @@ impl Store {
     /// rejected and its address marked bounced (no more mail to it), in one transaction, so
     /// the two are never seen apart.
     pub async fn mail_refused(&self, d: &Delivery, error: &str) -> Result<()> {
-        let error: String = error.chars().take(1000).collect();
+        let error = clip_error(error);
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE mail_deliveries SET status = 'rejected', last_error = $1, locked_until = NULL WHERE id = $2")
-            .bind(&error)
-            .bind(d.id)
+        delivery_ended(d.id, "rejected", &error)
             .execute(&mut *tx)
             .await?;
         sqlx::query("UPDATE subscribers SET status = 'bounced', updated_at = $1 WHERE email = $2")
@@ -592,12 +590,10 @@ impl Store {
     /// A delivery that could not go out: retried with backoff, given up after the last try,
     /// or (`permanent`) refused for good.
     pub async fn mail_failed(&self, d: &Delivery, error: &str, permanent: bool) -> Result<()> {
-        let error: String = error.chars().take(1000).collect();
+        let error = clip_error(error);
         if permanent || d.attempts >= MAX_MAIL_ATTEMPTS {
-            sqlx::query("UPDATE mail_deliveries SET status = $1, last_error = $2, locked_until = NULL WHERE id = $3")
-                .bind(if permanent { "rejected" } else { "failed" })
-                .bind(&error)
-                .bind(d.id)
+            let status = if permanent { "rejected" } else { "failed" };
+            delivery_ended(d.id, status, &error)
                 .execute(&self.pool)
                 .await?;
             return Ok(());
@@ -716,4 +712,24 @@ async fn queue_in(tx: &mut crate::Tx<'_>, items: &[NewDelivery]) -> Result<u64> 
         n += q.bind(t).execute(&mut **tx).await?.rows_affected();
     }
     Ok(n)
+}
+
+/// A delivery's error as stored: at most 1,000 characters.
+fn clip_error(error: &str) -> String {
+    error.chars().take(1000).collect()
+}
+
+/// Ends a delivery for good: `rejected` (refused by the receiving server) or `failed`
+/// (given up after its last try), with the error that ended it.
+fn delivery_ended<'q>(
+    id: i64,
+    status: &'q str,
+    error: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(
+        "UPDATE mail_deliveries SET status = $1, last_error = $2, locked_until = NULL WHERE id = $3",
+    )
+    .bind(status)
+    .bind(error)
+    .bind(id)
 }
