@@ -879,6 +879,12 @@ mod tests {
         panic!("the pacer never held an answer");
     }
 
+    /// After a quiet second (the burst refilled), how long the first held answer waits.
+    async fn held_after_a_rest(room: &Room) -> Duration {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        first_held(room).1
+    }
+
     fn close_to(a: Duration, b: Duration) -> bool {
         a.abs_diff(b) < Duration::from_micros(50)
     }
@@ -961,31 +967,27 @@ mod tests {
         // The two sweeps after a cut do not count, however late.
         sweep(&room, 20, 90);
         sweep(&room, 20, 90);
-        tokio::time::advance(Duration::from_secs(1)).await;
         assert!(close_to(
-            first_held(&room).1,
+            held_after_a_rest(&room).await,
             Duration::from_secs_f64(1.0 / 68.0)
         ));
         // On time again: at the rate that proved too fast, it grows by one answer a gap.
         sweep(&room, 20, 5);
-        tokio::time::advance(Duration::from_secs(1)).await;
         assert!(close_to(
-            first_held(&room).1,
+            held_after_a_rest(&room).await,
             Duration::from_secs_f64(1.0 / 78.0)
         ));
         // Between a sixth and a third of a gap late: it keeps its rate.
         sweep(&room, 20, 20);
-        tokio::time::advance(Duration::from_secs(1)).await;
         assert!(close_to(
-            first_held(&room).1,
+            held_after_a_rest(&room).await,
             Duration::from_secs_f64(1.0 / 78.0)
         ));
         // One reader of ten far behind, the others on time: not enough to cut (a single
         // slow connection does not throttle a room); it grows.
         sweep_with(&room, 20, 91, 1);
-        tokio::time::advance(Duration::from_secs(1)).await;
         assert!(close_to(
-            first_held(&room).1,
+            held_after_a_rest(&room).await,
             Duration::from_secs_f64(1.0 / 88.0)
         ));
         // However late, never below 4 answers a gap (40/s): 88, 74.8, 63.6, 54, 45.9, 40.
@@ -994,8 +996,10 @@ mod tests {
             sweep(&room, 20, 90);
             sweep(&room, 20, 90);
         }
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert!(close_to(first_held(&room).1, Duration::from_millis(25)));
+        assert!(close_to(
+            held_after_a_rest(&room).await,
+            Duration::from_millis(25)
+        ));
         // Writers that keep on at once wait longer and longer, but never more than a second.
         let mut last = Duration::ZERO;
         for _ in 0..200 {
@@ -1020,19 +1024,22 @@ mod tests {
         // gap is stretched by an eighth and writers keep their rate.
         sweep(&room, 20, 40);
         assert_eq!(room.wake_gap(), Duration::from_micros(112_500));
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert!(close_to(first_held(&room).1, Duration::from_micros(12_500)));
+        assert!(close_to(
+            held_after_a_rest(&room).await,
+            Duration::from_micros(12_500)
+        ));
         // The two sweeps after it do not count; the next late one, the gap being stretched
         // already, cuts the rate by 15 % (68/s).
         sweep(&room, 20, 90);
         sweep(&room, 20, 90);
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert!(close_to(first_held(&room).1, Duration::from_micros(12_500)));
+        assert!(close_to(
+            held_after_a_rest(&room).await,
+            Duration::from_micros(12_500)
+        ));
         sweep(&room, 20, 40);
         assert_eq!(room.wake_gap(), Duration::from_micros(112_500));
-        tokio::time::advance(Duration::from_secs(1)).await;
         assert!(close_to(
-            first_held(&room).1,
+            held_after_a_rest(&room).await,
             Duration::from_secs_f64(1.0 / 68.0)
         ));
         // Lateness counts against the usual gap: after the two sweeps' grace, a sweep 35 ms
@@ -1040,9 +1047,8 @@ mod tests {
         sweep(&room, 20, 35);
         sweep(&room, 20, 35);
         sweep(&room, 20, 35);
-        tokio::time::advance(Duration::from_secs(1)).await;
         assert!(close_to(
-            first_held(&room).1,
+            held_after_a_rest(&room).await,
             Duration::from_secs_f64(1.0 / 57.8)
         ));
         // A sweep that is not busy (7 events in 112.5 ms: under 8 a usual gap) brings the
@@ -1054,9 +1060,8 @@ mod tests {
         sweep(&room, 2, 0);
         sweep(&room, 2, 60);
         assert_eq!(room.wake_gap(), Duration::from_millis(100));
-        tokio::time::advance(Duration::from_secs(1)).await;
         assert!(close_to(
-            first_held(&room).1,
+            held_after_a_rest(&room).await,
             Duration::from_secs_f64(1.0 / (57.8 * 0.85))
         ));
     }
